@@ -1,0 +1,26 @@
+//! Every default value of the configuration, named and documented once.
+
+use std::time::Duration;
+
+/// Host the HTTP transport binds when none is given: loopback only.
+pub const LISTEN_HOST: &str = "127.0.0.1";
+/// Port the HTTP transport binds when none is given (Backstage's 7007, plus one).
+pub const LISTEN_PORT: u16 = 7008;
+/// Per-request timeout toward Backstage (the Node server's `REQUEST_TIMEOUT_MS` default).
+pub const BACKSTAGE_TIMEOUT: Duration = Duration::from_secs(10);
+/// TCP/TLS connect timeout toward Backstage.
+pub const BACKSTAGE_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Extra attempts for idempotent requests that failed to connect or got 502/503/504.
+pub const BACKSTAGE_RETRIES: u32 = 2;
+/// Largest response body accepted from Backstage.
+pub const BACKSTAGE_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// How long a Backstage answer is reused (the Node server's `CACHE_TTL_SECONDS` default).
+pub const CACHE_TTL: Duration = Duration::from_secs(60);
+/// Most cached Backstage answers kept.
+pub const CACHE_MAX_ENTRIES: u64 = 10_000;
+/// Largest MCP request body accepted over HTTP.
+pub const MAX_REQUEST_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// How long in-flight requests may run after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Log filter when neither config nor `RUST_LOG` says otherwise.
+pub const LOG_LEVEL: &str = "info";

@@ -1,0 +1,149 @@
+//! Configuration: layered YAML files, the standalone Node server's environment variables and
+//! command-line overrides, validated into [`Settings`] before anything binds or dials.
+//!
+//! Precedence, lowest first: built-in defaults, the Node server's environment variables
+//! (`BACKSTAGE_BASE_URL`, ...), each `--config` file in order, then command-line flags.
+//! `${VAR}` and `${VAR:-default}` are substituted inside file values.
+
+pub mod defaults;
+pub mod load;
+pub mod raw;
+pub mod settings;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use load::{Env, ProcessEnv};
+pub use settings::{Secret, Settings, Transport};
+
+/// A configuration problem: where it is, which key, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// A file path, `environment`, `command line` or `configuration`.
+    pub origin: String,
+    /// Dotted key path, when the problem is at a key.
+    pub key: Option<String>,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// Builds an error.
+    pub fn new(origin: &str, key: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            origin: origin.to_string(),
+            key: key.map(str::to_string),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(k) => write!(f, "{}: {}: {}", self.origin, k, self.message),
+            None => write!(f, "{}: {}", self.origin, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Settings given on the command line, applied over every other layer.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--transport`.
+    pub transport: Option<String>,
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--backstage-url`.
+    pub base_url: Option<String>,
+}
+
+/// Loads every layer and validates the result.
+pub fn load(
+    files: &[PathBuf],
+    overrides: &Overrides,
+    env: &dyn Env,
+) -> Result<Settings, ConfigError> {
+    let mut merged = load::env_layer(env)?.value;
+    let mut origins = vec!["environment".to_string()];
+    for path in files {
+        let layer = load::read_file(path, env)?;
+        origins.push(layer.origin.clone());
+        load::merge(&mut merged, layer.value);
+    }
+    let mut cli = serde_json::Map::new();
+    let mut server = serde_json::Map::new();
+    if let Some(t) = &overrides.transport {
+        server.insert("transport".into(), t.clone().into());
+    }
+    if let Some(l) = &overrides.listen {
+        server.insert("listen".into(), l.clone().into());
+    }
+    if !server.is_empty() {
+        cli.insert("server".into(), server.into());
+    }
+    if let Some(u) = &overrides.base_url {
+        cli.insert("backstage".into(), serde_json::json!({ "baseUrl": u }));
+    }
+    if !cli.is_empty() {
+        origins.push("command line".into());
+        load::merge(&mut merged, cli.into());
+    }
+    let origin = if files.is_empty() {
+        "configuration (environment and flags)".to_string()
+    } else {
+        format!("configuration ({})", origins.join(" < "))
+    };
+    let raw = load::to_raw(&origin, merged)?;
+    Settings::from_raw(raw, &origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn files_layer_over_environment_and_flags_over_files() {
+        let dir = std::env::temp_dir().join(format!("stagedoor-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = dir.join("a.yaml");
+        let b = dir.join("b.yaml");
+        std::fs::File::create(&a)
+            .unwrap()
+            .write_all(b"backstage:\n  baseUrl: http://from-a:7007\n  token: ${TOK}\nserver:\n  transport: http\n")
+            .unwrap();
+        std::fs::File::create(&b)
+            .unwrap()
+            .write_all(b"backstage:\n  timeout: 2s\nserver:\n  listen: 127.0.0.1:9100\n")
+            .unwrap();
+        let env: BTreeMap<String, String> = [
+            ("TOK".to_string(), "abc".to_string()),
+            ("BACKSTAGE_BASE_URL".to_string(), "http://from-env".to_string()),
+            ("PORT".to_string(), "3000".to_string()),
+        ]
+        .into();
+        let s = load(
+            &[a.clone(), b.clone()],
+            &Overrides {
+                listen: Some("127.0.0.1:9200".into()),
+                ..Default::default()
+            },
+            &env,
+        )
+        .unwrap();
+        let bs = s.backstage.unwrap();
+        assert_eq!(bs.base_url.as_str(), "http://from-a:7007/");
+        assert_eq!(bs.token.unwrap().expose(), "abc");
+        assert_eq!(bs.timeout, std::time::Duration::from_secs(2));
+        assert_eq!(s.server.transport, Transport::Http);
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:9200");
+        let missing = load(&[dir.join("nope.yaml")], &Overrides::default(), &env).unwrap_err();
+        assert!(missing.to_string().contains("nope.yaml"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

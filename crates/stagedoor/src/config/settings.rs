@@ -1,0 +1,437 @@
+//! Validated settings: typed URLs, durations and addresses, built from the merged raw layers.
+//! Nothing binds or dials before this step has succeeded.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use serde::Serialize;
+use url::Url;
+
+use super::ConfigError;
+use super::defaults;
+use super::raw::RawConfig;
+
+/// A secret string: never printed, never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    /// The secret itself, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// A redacted description safe to print: length and kind only.
+    pub fn redacted(&self) -> String {
+        format!("<redacted, {} chars>", self.0.chars().count())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Which MCP transport `serve` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Newline-delimited JSON-RPC on stdin/stdout.
+    Stdio,
+    /// Streamable HTTP at `/mcp`.
+    Http,
+}
+
+impl std::str::FromStr for Transport {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "stdio" => Ok(Self::Stdio),
+            "http" | "streamable-http" | "streamablehttp" => Ok(Self::Http),
+            other => Err(format!("unknown transport `{other}`; use `stdio` or `http`")),
+        }
+    }
+}
+
+/// How to reach Backstage.
+#[derive(Debug, Clone)]
+pub struct BackstageSettings {
+    /// Base URL of the backend (no trailing slash semantics: paths are joined onto it).
+    pub base_url: Url,
+    /// Bearer token, if any.
+    pub token: Option<Secret>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Extra attempts for idempotent requests.
+    pub retries: u32,
+    /// Largest accepted response body.
+    pub max_response_bytes: usize,
+}
+
+/// How stagedoor serves MCP.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// The transport of `serve`.
+    pub transport: Transport,
+    /// Listen address of the HTTP transport.
+    pub listen: SocketAddr,
+    /// Server-side sessions for legacy clients (default: stateless).
+    pub sessions: bool,
+    /// Accepted Host values; empty means the listen address plus loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Accepted Origin values; any other Origin gets 403.
+    pub allowed_origins: Vec<String>,
+    /// Largest accepted request body.
+    pub max_request_body_bytes: usize,
+    /// Drain time on shutdown.
+    pub shutdown_grace: Duration,
+    /// Instructions sent to clients.
+    pub instructions: Option<String>,
+}
+
+/// Backstage response caching.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    /// Time to live; zero disables the cache.
+    pub ttl: Duration,
+    /// Most entries kept.
+    pub max_entries: u64,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone)]
+pub struct LoggingSettings {
+    /// tracing filter directive.
+    pub level: String,
+    /// Output format.
+    pub format: LogFormat,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Backstage connection; `None` when no base URL was given anywhere.
+    pub backstage: Option<BackstageSettings>,
+    /// Serving.
+    pub server: ServerSettings,
+    /// Caching.
+    pub cache: CacheSettings,
+    /// Logging.
+    pub logging: LoggingSettings,
+}
+
+impl Settings {
+    /// Validates merged raw configuration. `origin` names the layers for messages.
+    pub fn from_raw(raw: RawConfig, origin: &str) -> Result<Self, ConfigError> {
+        let err = |key: &str, msg: String| ConfigError::new(origin, Some(key), msg);
+        let b = raw.backstage.unwrap_or_default();
+        let backstage = match b.base_url.as_deref().map(str::trim) {
+            None | Some("") => {
+                if b.token.is_some() {
+                    return Err(err(
+                        "backstage.baseUrl",
+                        "a token is configured but no base URL; set backstage.baseUrl or BACKSTAGE_BASE_URL".into(),
+                    ));
+                }
+                None
+            }
+            Some(url) => {
+                let base_url = parse_base_url(url).map_err(|m| err("backstage.baseUrl", m))?;
+                let token = match b.token {
+                    Some(t) if t.trim().is_empty() => {
+                        return Err(err(
+                            "backstage.token",
+                            "is empty; remove it or give the token".into(),
+                        ));
+                    }
+                    Some(t) if t.trim() != t || t.contains(char::is_whitespace) => {
+                        return Err(err(
+                            "backstage.token",
+                            "contains whitespace; a bearer token is one word (check for a stray newline)".into(),
+                        ));
+                    }
+                    Some(t) => Some(Secret::new(t)),
+                    None => None,
+                };
+                Some(BackstageSettings {
+                    base_url,
+                    token,
+                    timeout: duration(b.timeout.as_deref(), defaults::BACKSTAGE_TIMEOUT)
+                        .map_err(|m| err("backstage.timeout", m))?,
+                    connect_timeout: duration(
+                        b.connect_timeout.as_deref(),
+                        defaults::BACKSTAGE_CONNECT_TIMEOUT,
+                    )
+                    .map_err(|m| err("backstage.connectTimeout", m))?,
+                    retries: match b.retries {
+                        Some(r) if r > 10 => {
+                            return Err(err(
+                                "backstage.retries",
+                                format!("{r} is too many; use 0 to 10"),
+                            ));
+                        }
+                        Some(r) => r,
+                        None => defaults::BACKSTAGE_RETRIES,
+                    },
+                    max_response_bytes: b
+                        .max_response_bytes
+                        .unwrap_or(defaults::BACKSTAGE_MAX_RESPONSE_BYTES),
+                })
+            }
+        };
+        if let Some(bs) = &backstage {
+            if bs.timeout.is_zero() {
+                return Err(err("backstage.timeout", "must be more than zero".into()));
+            }
+        }
+
+        let s = raw.server.unwrap_or_default();
+        let transport = match s.transport.as_deref() {
+            Some(t) => t.parse().map_err(|m| err("server.transport", m))?,
+            None => Transport::Stdio,
+        };
+        let listen = match s.listen.as_deref() {
+            Some(l) => parse_listen(l).map_err(|m| err("server.listen", m))?,
+            None => SocketAddr::new(
+                IpAddr::from([127, 0, 0, 1]),
+                defaults::LISTEN_PORT,
+            ),
+        };
+        let server = ServerSettings {
+            transport,
+            listen,
+            sessions: s.sessions.unwrap_or(false),
+            allowed_hosts: s.allowed_hosts.unwrap_or_default(),
+            allowed_origins: validate_origins(s.allowed_origins.unwrap_or_default())
+                .map_err(|m| err("server.allowedOrigins", m))?,
+            max_request_body_bytes: match s.max_request_body_bytes {
+                Some(0) => {
+                    return Err(err(
+                        "server.maxRequestBodyBytes",
+                        "must be more than zero".into(),
+                    ));
+                }
+                Some(n) => n,
+                None => defaults::MAX_REQUEST_BODY_BYTES,
+            },
+            shutdown_grace: duration(s.shutdown_grace.as_deref(), defaults::SHUTDOWN_GRACE)
+                .map_err(|m| err("server.shutdownGrace", m))?,
+            instructions: s.instructions,
+        };
+
+        let c = raw.cache.unwrap_or_default();
+        let cache = CacheSettings {
+            ttl: duration(c.ttl.as_deref(), defaults::CACHE_TTL)
+                .map_err(|m| err("cache.ttl", m))?,
+            max_entries: c.max_entries.unwrap_or(defaults::CACHE_MAX_ENTRIES),
+        };
+
+        let l = raw.logging.unwrap_or_default();
+        let logging = LoggingSettings {
+            level: l.level.unwrap_or_else(|| defaults::LOG_LEVEL.to_string()),
+            format: match l.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(err(
+                        "logging.format",
+                        format!("unknown format `{other}`; use `text` or `json`"),
+                    ));
+                }
+            },
+        };
+        Ok(Self {
+            backstage,
+            server,
+            cache,
+            logging,
+        })
+    }
+
+    /// The effective configuration as YAML-ready data, with every secret redacted.
+    pub fn redacted_view(&self) -> serde_json::Value {
+        let backstage = self.backstage.as_ref().map(|b| {
+            serde_json::json!({
+                "baseUrl": b.base_url.as_str(),
+                "token": b.token.as_ref().map(Secret::redacted),
+                "timeout": humantime::format_duration(b.timeout).to_string(),
+                "connectTimeout": humantime::format_duration(b.connect_timeout).to_string(),
+                "retries": b.retries,
+                "maxResponseBytes": b.max_response_bytes,
+            })
+        });
+        serde_json::json!({
+            "backstage": backstage,
+            "server": {
+                "transport": self.server.transport,
+                "listen": self.server.listen.to_string(),
+                "sessions": self.server.sessions,
+                "allowedHosts": self.server.allowed_hosts,
+                "allowedOrigins": self.server.allowed_origins,
+                "maxRequestBodyBytes": self.server.max_request_body_bytes,
+                "shutdownGrace": humantime::format_duration(self.server.shutdown_grace).to_string(),
+                "instructions": self.server.instructions,
+            },
+            "cache": {
+                "ttl": humantime::format_duration(self.cache.ttl).to_string(),
+                "maxEntries": self.cache.max_entries,
+            },
+            "logging": {"level": self.logging.level, "format": self.logging.format},
+        })
+    }
+}
+
+fn parse_base_url(input: &str) -> Result<Url, String> {
+    let url = Url::parse(input).map_err(|e| {
+        format!("`{input}` is not an absolute URL ({e}); expected e.g. `https://backstage.example.com`")
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "`{input}` has scheme `{}`; only http and https are supported",
+            url.scheme()
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain credentials; put the token in backstage.token".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("`{input}` must not have a query or fragment"));
+    }
+    if url.host_str().is_none() {
+        return Err(format!("`{input}` has no host"));
+    }
+    Ok(url)
+}
+
+fn parse_listen(input: &str) -> Result<SocketAddr, String> {
+    let input = input.trim();
+    if let Ok(addr) = input.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Some(port) = input.strip_prefix("localhost:") {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("`{input}` has an invalid port"))?;
+        return Ok(SocketAddr::new(IpAddr::from([127, 0, 0, 1]), port));
+    }
+    match input.to_socket_addrs() {
+        Ok(mut addrs) => addrs
+            .next()
+            .ok_or_else(|| format!("`{input}` resolves to no address")),
+        Err(_) => Err(format!(
+            "`{input}` is not an address like `127.0.0.1:7008` or `[::1]:7008`"
+        )),
+    }
+}
+
+fn validate_origins(origins: Vec<String>) -> Result<Vec<String>, String> {
+    for o in &origins {
+        if o == "null" {
+            continue;
+        }
+        let url = Url::parse(o).map_err(|_| {
+            format!("`{o}` is not an origin like `https://app.example.com` or `http://localhost:*`")
+        })?;
+        if url.host_str().is_none() {
+            return Err(format!("`{o}` has no host"));
+        }
+    }
+    Ok(origins)
+}
+
+fn duration(input: Option<&str>, default: Duration) -> Result<Duration, String> {
+    match input.map(str::trim) {
+        None => Ok(default),
+        Some(s) => humantime::parse_duration(s)
+            .map_err(|e| format!("`{s}` is not a duration like `10s` or `500ms` ({e})")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::raw::{RawBackstage, RawServer};
+
+    fn with_backstage(b: RawBackstage) -> RawConfig {
+        RawConfig {
+            backstage: Some(b),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let s = Settings::from_raw(RawConfig::default(), "test").unwrap();
+        assert!(s.backstage.is_none());
+        assert_eq!(s.server.listen.to_string(), "127.0.0.1:7008");
+        assert_eq!(s.server.transport, Transport::Stdio);
+        assert!(!s.server.sessions);
+    }
+
+    #[test]
+    fn base_url_is_validated() {
+        for bad in ["ftp://x", "not a url", "http://u:p@h", "http://h/?q=1"] {
+            let raw = with_backstage(RawBackstage {
+                base_url: Some(bad.into()),
+                ..Default::default()
+            });
+            let e = Settings::from_raw(raw, "f.yaml").unwrap_err().to_string();
+            assert!(e.contains("backstage.baseUrl"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn token_is_redacted_everywhere() {
+        let raw = with_backstage(RawBackstage {
+            base_url: Some("http://127.0.0.1:7007".into()),
+            token: Some("super-secret-token".into()),
+            ..Default::default()
+        });
+        let s = Settings::from_raw(raw, "t").unwrap();
+        let shown = format!("{s:?} {}", s.redacted_view());
+        assert!(!shown.contains("super-secret-token"), "{shown}");
+        assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let raw = RawConfig {
+            server: Some(RawServer {
+                listen: Some("nowhere".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let e = Settings::from_raw(raw, "s.yaml").unwrap_err().to_string();
+        assert!(e.contains("s.yaml: server.listen"), "{e}");
+        let raw = with_backstage(RawBackstage {
+            base_url: Some("http://h".into()),
+            timeout: Some("forever".into()),
+            ..Default::default()
+        });
+        let e = Settings::from_raw(raw, "s.yaml").unwrap_err().to_string();
+        assert!(e.contains("backstage.timeout"), "{e}");
+        let raw = with_backstage(RawBackstage {
+            token: Some("t".into()),
+            ..Default::default()
+        });
+        assert!(Settings::from_raw(raw, "s").is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! The `stagedoor` binary: parse the command line, load configuration, run, map to exit codes.
+
+use clap::Parser;
+use stagedoor::cli::{self, Cli, Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+use stagedoor::config::ProcessEnv;
+
+fn main() {
+    std::process::exit(run());
+}
+
+fn run() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => EXIT_OK,
+                _ => EXIT_USAGE,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let (args, transport, listen) = match &cli.command {
+        Command::Serve {
+            config,
+            transport,
+            listen,
+        } => (config, transport.clone(), listen.clone()),
+        Command::Tools { config, .. } | Command::Check { config } => (config, None, None),
+    };
+    let settings = match cli::load_settings(args, transport, listen, &ProcessEnv) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("stagedoor: configuration error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Command::Tools { json, .. } = cli.command {
+        return cli::list_tools(&settings, json);
+    }
+    cli::init_logging(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("stagedoor: cannot start the async runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { .. } => cli::serve(settings).await,
+            Command::Check { .. } => cli::check(settings).await,
+            Command::Tools { .. } => EXIT_OK,
+        }
+    })
+}

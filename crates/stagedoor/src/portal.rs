@@ -1,0 +1,147 @@
+//! The portal the tools answer from: Backstage over REST, with a bounded TTL cache of reads.
+//!
+//! Tools ask the portal, never the HTTP client directly, so caching and (later) per-principal
+//! credentials live in one place.
+
+use std::collections::BTreeMap;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backstage_client::{
+    BackstageClient, BackstageError, ClientConfig, EntityPage, EntityQuery, EntityRef, FacetCount,
+    Probe,
+};
+use moka::future::Cache;
+use serde_json::Value;
+
+use crate::config::settings::{BackstageSettings, CacheSettings};
+
+type Facets = BTreeMap<String, Vec<FacetCount>>;
+
+/// Backstage, as the tools see it.
+pub struct Portal {
+    client: BackstageClient,
+    token: Option<String>,
+    ttl: Duration,
+    entities: Cache<EntityRef, Arc<Value>>,
+    queries: Cache<String, Arc<EntityPage>>,
+    facets: Cache<String, Arc<Facets>>,
+}
+
+impl std::fmt::Debug for Portal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Portal")
+            .field("base_url", &self.client.base_url().as_str())
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+fn new_cache<K, V>(capacity: u64, ttl: Duration) -> Cache<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(capacity.max(1))
+        .time_to_live(ttl)
+        .build()
+}
+
+impl Portal {
+    /// Builds the portal and its pooled client. Nothing is dialed yet.
+    pub fn new(b: &BackstageSettings, cache: &CacheSettings) -> Result<Self, BackstageError> {
+        let mut config = ClientConfig::new(b.base_url.clone());
+        config.token = b.token.as_ref().map(|t| t.expose().to_string());
+        config.timeout = b.timeout;
+        config.connect_timeout = b.connect_timeout;
+        config.max_retries = b.retries;
+        config.max_body_bytes = b.max_response_bytes;
+        config.user_agent = format!("stagedoor/{}", env!("CARGO_PKG_VERSION"));
+        let client = BackstageClient::new(config)?;
+        let ttl = cache.ttl.max(Duration::from_millis(1));
+        Ok(Self {
+            client,
+            token: b.token.as_ref().map(|t| t.expose().to_string()),
+            ttl: cache.ttl,
+            entities: new_cache(cache.max_entries, ttl),
+            queries: new_cache(cache.max_entries / 4, ttl),
+            facets: new_cache(256, ttl),
+        })
+    }
+
+    /// The underlying client (for probes and diagnostics).
+    pub fn client(&self) -> &BackstageClient {
+        &self.client
+    }
+
+    /// The configured token (for diagnostics that describe it; never logged).
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The configured Backstage base URL.
+    pub fn base_url(&self) -> &url::Url {
+        self.client.base_url()
+    }
+
+    async fn cached<K, V, F>(&self, cache: &Cache<K, Arc<V>>, key: K, fetch: F) -> Result<Arc<V>, BackstageError>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Send + Sync + 'static,
+        F: Future<Output = Result<V, BackstageError>>,
+    {
+        if self.ttl.is_zero() {
+            return fetch.await.map(Arc::new);
+        }
+        if let Some(hit) = cache.get(&key).await {
+            return Ok(hit);
+        }
+        let value = Arc::new(fetch.await?);
+        cache.insert(key, value.clone()).await;
+        Ok(value)
+    }
+
+    /// One page of `/api/catalog/entities/by-query`.
+    pub async fn query_entities(&self, q: &EntityQuery) -> Result<Arc<EntityPage>, BackstageError> {
+        let key = format!("{q:?}");
+        self.cached(&self.queries, key, self.client.query_entities(q))
+            .await
+    }
+
+    /// One entity by reference; a missing entity is `BackstageError::Api { status: 404 }`.
+    pub async fn entity(&self, r: &EntityRef) -> Result<Arc<Value>, BackstageError> {
+        let key = EntityRef {
+            kind: r.kind.to_ascii_lowercase(),
+            namespace: r.namespace.to_ascii_lowercase(),
+            name: r.name.to_ascii_lowercase(),
+        };
+        self.cached(&self.entities, key, self.client.get_entity_by_ref(r))
+            .await
+    }
+
+    /// Many entities by reference in one call, aligned with `refs` (`None` = missing).
+    pub async fn entities_by_refs(
+        &self,
+        refs: &[String],
+        fields: &[String],
+    ) -> Result<Vec<Option<Value>>, BackstageError> {
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.client.get_entities_by_refs(refs, fields).await
+    }
+
+    /// Distinct values and counts of catalog fields.
+    pub async fn facets(&self, facets: &[String], filters: &[String]) -> Result<Arc<Facets>, BackstageError> {
+        let key = format!("{facets:?}|{filters:?}");
+        self.cached(&self.facets, key, self.client.entity_facets(facets, filters))
+            .await
+    }
+
+    /// Probes a path; see [`BackstageClient::probe`].
+    pub async fn probe(&self, path: &str) -> Result<Probe, BackstageError> {
+        self.client.probe(path).await
+    }
+}

@@ -1,0 +1,258 @@
+//! `check_connection`: is Backstage reachable, is the token accepted, which plugins answer,
+//! and what to fix if not. The same diagnosis backs `stagedoor check` and `/readyz`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use backstage_client::{BackstageError, Probe};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Attributes, ToolCtx, ToolDef, ToolOutcome, schema_for};
+use crate::portal::Portal;
+
+/// Name of the tool.
+pub const NAME: &str = "check_connection";
+
+/// The plugins probed, with the path that shows each one answers.
+pub const PLUGIN_PROBES: [(&str, &str); 4] = [
+    ("catalog", "/api/catalog/entity-facets?facet=kind"),
+    ("scaffolder", "/api/scaffolder/v2/actions"),
+    ("techdocs", "/api/techdocs/.backstage/actions/v1/actions"),
+    ("search", "/api/search/query?term=stagedoor-probe&types%5B0%5D=software-catalog"),
+];
+
+/// `check_connection` takes no arguments.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {}
+
+/// How one plugin answered.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginStatus {
+    /// Whether the plugin answered usefully.
+    pub ok: bool,
+    /// HTTP status, if an answer came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Round trip, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// What went wrong, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Who Backstage sees behind the configured token.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    /// `user`, `service` (a static external-access token), or `none` (no token).
+    pub kind: String,
+    /// The user entity ref or token subject, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Whether Backstage accepted the credentials (`None` when it could not be told).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<bool>,
+    /// Explanation.
+    pub note: String,
+}
+
+/// Result of `check_connection`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Diagnosis {
+    /// The Backstage base URL in use.
+    pub base_url: String,
+    /// Whether Backstage answered at all.
+    pub reachable: bool,
+    /// Round trip of the catalog probe, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// The identity the token maps to.
+    pub identity: Identity,
+    /// Each probed plugin: catalog, scaffolder, techdocs, search.
+    pub plugins: BTreeMap<String, PluginStatus>,
+    /// What to fix, most important first; empty when all is well.
+    pub advice: Vec<String>,
+}
+
+pub(crate) fn definition() -> ToolDef {
+    ToolDef {
+        id: format!("diagnostics:{NAME}"),
+        name: NAME.into(),
+        title: "Check the Backstage connection".into(),
+        description: "Check the connection to Backstage: base URL, reachability and latency, the identity the token maps to, which plugins (catalog, scaffolder, techdocs, search) answer, and what to fix if something is wrong. Call it first when other tools fail.".into(),
+        input_schema: schema_for::<Params>(),
+        output_schema: schema_for::<Diagnosis>(),
+        attributes: Attributes::READ_ONLY,
+    }
+}
+
+pub(crate) async fn run(ctx: &ToolCtx, _p: Params) -> ToolOutcome {
+    let d = diagnose(&ctx.portal).await;
+    serde_json::to_value(d).map_err(|e| super::ToolError::invalid(format!("internal: {e}")))
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What the token says about itself, when it is a JWT (no verification: display only).
+fn token_identity(token: Option<&str>) -> Identity {
+    let Some(token) = token else {
+        return Identity {
+            kind: "none".into(),
+            subject: None,
+            accepted: None,
+            note: "No token is configured; Backstage will refuse most requests. Set backstage.token or BACKSTAGE_TOKEN.".into(),
+        };
+    };
+    let payload = token
+        .split('.')
+        .nth(1)
+        .filter(|_| token.split('.').count() == 3)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p.trim_end_matches('=')).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    match payload {
+        Some(claims) => {
+            let sub = claims.get("sub").and_then(Value::as_str).map(str::to_string);
+            let is_user = sub.as_deref().is_some_and(|s| s.starts_with("user:"));
+            Identity {
+                kind: if is_user { "user" } else { "service" }.into(),
+                subject: sub,
+                accepted: None,
+                note: if is_user {
+                    "A Backstage user token: calls run as this user and Backstage's permission policy applies. User tokens expire (typically after 1 hour).".into()
+                } else {
+                    "A JWT that is not a Backstage user token.".into()
+                },
+            }
+        }
+        None => Identity {
+            kind: "service".into(),
+            subject: None,
+            accepted: None,
+            note: "A static token: Backstage maps it to the service principal named in backend.auth.externalAccess (subject `external:<subject>`); permission policies treat it as a service.".into(),
+        },
+    }
+}
+
+fn status_of(name: &str, result: &Result<Probe, BackstageError>) -> PluginStatus {
+    match result {
+        Ok(p) => {
+            let ok = match (name, p.status) {
+                (_, 200..=299) => true,
+                // An empty search index is still a search plugin that answers.
+                ("search", 500) => p.error_name.as_deref() == Some("MissingIndexError"),
+                _ => false,
+            };
+            let error = (!ok).then(|| match (&p.error_name, &p.error_message) {
+                (Some(n), Some(m)) => format!("{} {n}: {m}", p.status),
+                (None, Some(m)) => format!("{} {m}", p.status),
+                _ => format!("HTTP {}", p.status),
+            });
+            let error = match (ok, name, p.error_name.as_deref()) {
+                (true, "search", Some("MissingIndexError")) => {
+                    Some("search index not built yet (Backstage builds it on a schedule after start)".into())
+                }
+                _ => error,
+            };
+            PluginStatus {
+                ok,
+                status: Some(p.status),
+                latency_ms: Some(ms(p.latency)),
+                error,
+            }
+        }
+        Err(e) => PluginStatus {
+            ok: false,
+            status: None,
+            latency_ms: None,
+            error: Some(e.to_string()),
+        },
+    }
+}
+
+/// Probes Backstage and explains what it found.
+pub async fn diagnose(portal: &Portal) -> Diagnosis {
+    let probes = futures::future::join_all(PLUGIN_PROBES.iter().map(|(_, path)| portal.probe(path))).await;
+    let mut plugins = BTreeMap::new();
+    let mut advice = Vec::new();
+    let base = portal.base_url().to_string();
+    let mut identity = token_identity(portal.token());
+    let catalog = &probes[0];
+    let reachable = probes.iter().any(|p| p.is_ok());
+    let latency_ms = catalog.as_ref().ok().map(|p| ms(p.latency));
+    for ((name, _), result) in PLUGIN_PROBES.iter().zip(&probes) {
+        plugins.insert((*name).to_string(), status_of(name, result));
+    }
+    if !reachable {
+        let why = catalog.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+        advice.push(format!(
+            "Backstage at {base} is not reachable ({why}). Check that it is running, and that backstage.baseUrl / BACKSTAGE_BASE_URL is its backend URL."
+        ));
+    } else if let Ok(p) = catalog {
+        match p.status {
+            200..=299 => identity.accepted = Some(true),
+            401 => {
+                identity.accepted = Some(false);
+                advice.push(match identity.kind.as_str() {
+                    "none" => "Backstage requires a token: set backstage.token or BACKSTAGE_TOKEN to a static token from backend.auth.externalAccess, or a user token.".to_string(),
+                    _ => "Backstage rejected the token (401). Check that it matches a static token in backend.auth.externalAccess, or that the user token has not expired.".to_string(),
+                });
+            }
+            403 => {
+                identity.accepted = Some(true);
+                advice.push("The token is accepted but may not read the catalog (403); check the permission policy or the token's access restrictions.".into());
+            }
+            404 => advice.push(format!(
+                "{base} answered, but /api/catalog was not found (404). The base URL must be the Backstage backend's root (without /api), not the frontend."
+            )),
+            s => advice.push(format!(
+                "The catalog answered {s}; Backstage may be starting or unhealthy. Check its logs."
+            )),
+        }
+    }
+    if reachable {
+        for (name, status) in &plugins {
+            if name != "catalog" && !status.ok {
+                let what = match status.status {
+                    Some(404) => format!("the {name} plugin is not installed in this Backstage (404); tools that use it will fail"),
+                    Some(401) => format!("the {name} plugin rejected the token (401)"),
+                    _ => format!("the {name} plugin is not answering ({})", status.error.clone().unwrap_or_default()),
+                };
+                advice.push(what);
+            }
+        }
+    }
+    Diagnosis {
+        base_url: base,
+        reachable,
+        latency_ms,
+        identity,
+        plugins,
+        advice,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_of_tokens() {
+        assert_eq!(token_identity(None).kind, "none");
+        assert_eq!(token_identity(Some("static-secret")).kind, "service");
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"user:default/guest"}"#);
+        let jwt = format!("e30.{payload}.sig");
+        let id = token_identity(Some(&jwt));
+        assert_eq!(id.kind, "user");
+        assert_eq!(id.subject.as_deref(), Some("user:default/guest"));
+    }
+}
