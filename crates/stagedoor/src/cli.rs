@@ -127,9 +127,11 @@ pub fn init_logging(settings: &Settings) {
 
 fn portal(settings: &Settings) -> Result<Arc<Portal>, String> {
     let Some(b) = &settings.backstage else {
-        return Err("no Backstage is configured: set BACKSTAGE_BASE_URL (and BACKSTAGE_TOKEN), \
+        return Err(
+            "no Backstage is configured: set BACKSTAGE_BASE_URL (and BACKSTAGE_TOKEN), \
                     --backstage-url, or backstage.baseUrl in a --config file"
-            .into());
+                .into(),
+        );
     };
     Portal::new(b, &settings.cache)
         .map(Arc::new)
@@ -186,8 +188,16 @@ pub async fn serve(settings: Settings) -> i32 {
 fn annotations_label(a: tools::Attributes) -> String {
     let mut s = String::new();
     s.push(if a.read_only { 'R' } else { '-' });
-    s.push(if !a.read_only && a.destructive { 'D' } else { '-' });
-    s.push(if a.read_only || a.idempotent { 'I' } else { '-' });
+    s.push(if !a.read_only && a.destructive {
+        'D'
+    } else {
+        '-'
+    });
+    s.push(if a.read_only || a.idempotent {
+        'I'
+    } else {
+        '-'
+    });
     s
 }
 
@@ -197,7 +207,12 @@ pub fn list_tools(_settings: &Settings, json_out: bool) -> i32 {
     if json_out {
         let listed: Vec<Value> = defs
             .iter()
-            .zip(mcp::tool_list_json().as_array().cloned().unwrap_or_default())
+            .zip(
+                mcp::tool_list_json()
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
+            )
             .map(|(d, mut t)| {
                 if let Value::Object(m) = &mut t {
                     m.insert("id".into(), json!(d.id));

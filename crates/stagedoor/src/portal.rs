@@ -86,7 +86,12 @@ impl Portal {
         self.client.base_url()
     }
 
-    async fn cached<K, V, F>(&self, cache: &Cache<K, Arc<V>>, key: K, fetch: F) -> Result<Arc<V>, BackstageError>
+    async fn cached<K, V, F>(
+        &self,
+        cache: &Cache<K, Arc<V>>,
+        key: K,
+        fetch: F,
+    ) -> Result<Arc<V>, BackstageError>
     where
         K: Hash + Eq + Send + Sync + 'static,
         V: Send + Sync + 'static,
@@ -134,10 +139,18 @@ impl Portal {
     }
 
     /// Distinct values and counts of catalog fields.
-    pub async fn facets(&self, facets: &[String], filters: &[String]) -> Result<Arc<Facets>, BackstageError> {
+    pub async fn facets(
+        &self,
+        facets: &[String],
+        filters: &[String],
+    ) -> Result<Arc<Facets>, BackstageError> {
         let key = format!("{facets:?}|{filters:?}");
-        self.cached(&self.facets, key, self.client.entity_facets(facets, filters))
-            .await
+        self.cached(
+            &self.facets,
+            key,
+            self.client.entity_facets(facets, filters),
+        )
+        .await
     }
 
     /// Probes a path; see [`BackstageClient::probe`].

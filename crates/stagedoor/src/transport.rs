@@ -78,7 +78,10 @@ pub fn app(
     shutdown: CancellationToken,
 ) -> Router {
     let origins: Vec<String> = if settings.allowed_origins.is_empty() {
-        DEFAULT_ALLOWED_ORIGINS.iter().map(|s| s.to_string()).collect()
+        DEFAULT_ALLOWED_ORIGINS
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     } else {
         settings.allowed_origins.clone()
     };
@@ -119,11 +122,15 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.portal.probe(path).await {
         Ok(p) if (200..300).contains(&p.status) => (
             StatusCode::OK,
-            axum::Json(json!({"status": "ready", "backstage": {"status": p.status, "latencyMs": p.latency.as_millis() as u64}})),
+            axum::Json(
+                json!({"status": "ready", "backstage": {"status": p.status, "latencyMs": p.latency.as_millis() as u64}}),
+            ),
         ),
         Ok(p) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "unready", "reason": format!("Backstage catalog answered {}", p.status)})),
+            axum::Json(
+                json!({"status": "unready", "reason": format!("Backstage catalog answered {}", p.status)}),
+            ),
         ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,

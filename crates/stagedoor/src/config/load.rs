@@ -313,11 +313,7 @@ pub fn substitute_str(input: &str, env: &dyn Env) -> Result<String, String> {
             Some((n, d)) => (n, Some(d)),
             None => (body, None),
         };
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("`${{{body}}}` is not a valid variable reference"));
         }
         match (env.get(name).filter(|v| !v.is_empty()), default) {

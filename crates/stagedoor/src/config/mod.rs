@@ -123,7 +123,10 @@ mod tests {
             .unwrap();
         let env: BTreeMap<String, String> = [
             ("TOK".to_string(), "abc".to_string()),
-            ("BACKSTAGE_BASE_URL".to_string(), "http://from-env".to_string()),
+            (
+                "BACKSTAGE_BASE_URL".to_string(),
+                "http://from-env".to_string(),
+            ),
             ("PORT".to_string(), "3000".to_string()),
         ]
         .into();

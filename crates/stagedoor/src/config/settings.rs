@@ -53,7 +53,9 @@ impl std::str::FromStr for Transport {
         match s.trim().to_ascii_lowercase().as_str() {
             "stdio" => Ok(Self::Stdio),
             "http" | "streamable-http" | "streamablehttp" => Ok(Self::Http),
-            other => Err(format!("unknown transport `{other}`; use `stdio` or `http`")),
+            other => Err(format!(
+                "unknown transport `{other}`; use `stdio` or `http`"
+            )),
         }
     }
 }
@@ -196,10 +198,8 @@ impl Settings {
                 })
             }
         };
-        if let Some(bs) = &backstage {
-            if bs.timeout.is_zero() {
-                return Err(err("backstage.timeout", "must be more than zero".into()));
-            }
+        if backstage.as_ref().is_some_and(|bs| bs.timeout.is_zero()) {
+            return Err(err("backstage.timeout", "must be more than zero".into()));
         }
 
         let s = raw.server.unwrap_or_default();
@@ -209,10 +209,7 @@ impl Settings {
         };
         let listen = match s.listen.as_deref() {
             Some(l) => parse_listen(l).map_err(|m| err("server.listen", m))?,
-            None => SocketAddr::new(
-                IpAddr::from([127, 0, 0, 1]),
-                defaults::LISTEN_PORT,
-            ),
+            None => SocketAddr::new(IpAddr::from([127, 0, 0, 1]), defaults::LISTEN_PORT),
         };
         let server = ServerSettings {
             transport,
@@ -300,7 +297,9 @@ impl Settings {
 
 fn parse_base_url(input: &str) -> Result<Url, String> {
     let url = Url::parse(input).map_err(|e| {
-        format!("`{input}` is not an absolute URL ({e}); expected e.g. `https://backstage.example.com`")
+        format!(
+            "`{input}` is not an absolute URL ({e}); expected e.g. `https://backstage.example.com`"
+        )
     })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(

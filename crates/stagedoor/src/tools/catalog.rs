@@ -153,7 +153,10 @@ fn structured_filter(p: &SearchParams) -> Result<Vec<String>, ToolError> {
         parts.push(format!("spec.lifecycle={}", filter_value("lifecycle", l)?));
     }
     if let Some(n) = &p.namespace {
-        parts.push(format!("metadata.namespace={}", filter_value("namespace", n)?));
+        parts.push(format!(
+            "metadata.namespace={}",
+            filter_value("namespace", n)?
+        ));
     }
     if let Some(s) = &p.system {
         let s = filter_value("system", s)?;
@@ -170,7 +173,11 @@ fn structured_filter(p: &SearchParams) -> Result<Vec<String>, ToolError> {
 /// Builds the Backstage filter list: each raw expression ANDed with the structured filters.
 fn combined_filters(p: &SearchParams) -> Result<Vec<String>, ToolError> {
     let structured = structured_filter(p)?.join(",");
-    let raw = p.filter.as_ref().map(FilterArg::expressions).unwrap_or_default();
+    let raw = p
+        .filter
+        .as_ref()
+        .map(FilterArg::expressions)
+        .unwrap_or_default();
     if raw.is_empty() {
         return Ok(if structured.is_empty() {
             Vec::new()
@@ -191,7 +198,10 @@ fn combined_filters(p: &SearchParams) -> Result<Vec<String>, ToolError> {
 }
 
 fn summary_fields(extra: &[String]) -> Vec<String> {
-    let mut fields: Vec<String> = shape::SUMMARY_FIELDS.iter().map(|s| s.to_string()).collect();
+    let mut fields: Vec<String> = shape::SUMMARY_FIELDS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     for f in extra {
         if !fields.contains(f) {
             fields.push(f.clone());
@@ -354,8 +364,13 @@ async fn resolve(
     match EntityRef::parse(input, kind, namespace) {
         Ok(r) => match ctx.portal.entity(&r).await {
             Ok(e) => Ok((r, e)),
-            Err(e) if is_not_found(&e) => Err(not_found(ctx, &[r.to_string_ref()], &r.name, Some(&r.kind)).await),
-            Err(e) => Err(ToolError::backstage(&format!("reading {}", r.to_string_ref()), &e)),
+            Err(e) if is_not_found(&e) => {
+                Err(not_found(ctx, &[r.to_string_ref()], &r.name, Some(&r.kind)).await)
+            }
+            Err(e) => Err(ToolError::backstage(
+                &format!("reading {}", r.to_string_ref()),
+                &e,
+            )),
         },
         Err(parse_err) => {
             // No kind anywhere: look the name up across kinds.
@@ -368,7 +383,11 @@ async fn resolve(
                     filter_value("entityRef", &bare.name)?,
                     filter_value("namespace", &ns)?
                 )],
-                fields: vec!["kind".into(), "metadata.name".into(), "metadata.namespace".into()],
+                fields: vec![
+                    "kind".into(),
+                    "metadata.name".into(),
+                    "metadata.namespace".into(),
+                ],
                 limit: Some(20),
                 ..Default::default()
             };
@@ -377,21 +396,32 @@ async fn resolve(
                 .query_entities(&q)
                 .await
                 .map_err(|e| ToolError::backstage("looking the name up", &e))?;
-            let refs: Vec<EntityRef> = page.items.iter().filter_map(EntityRef::from_entity).collect();
+            let refs: Vec<EntityRef> = page
+                .items
+                .iter()
+                .filter_map(EntityRef::from_entity)
+                .collect();
             match refs.as_slice() {
-                [] => Err(not_found(ctx, &[format!("<any kind>:{ns}/{}", bare.name)], &bare.name, None).await),
+                [] => Err(not_found(
+                    ctx,
+                    &[format!("<any kind>:{ns}/{}", bare.name)],
+                    &bare.name,
+                    None,
+                )
+                .await),
                 [one] => {
-                    let e = ctx
-                        .portal
-                        .entity(one)
-                        .await
-                        .map_err(|e| ToolError::backstage(&format!("reading {}", one.to_string_ref()), &e))?;
+                    let e = ctx.portal.entity(one).await.map_err(|e| {
+                        ToolError::backstage(&format!("reading {}", one.to_string_ref()), &e)
+                    })?;
                     Ok((one.clone(), e))
                 }
                 many => Err(ToolError::invalid(format!(
                     "`{input}` is ambiguous: {} entities have that name: {}. Pass a full reference or `kind`.",
                     many.len(),
-                    many.iter().map(EntityRef::to_string_ref).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(EntityRef::to_string_ref)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))),
             }
         }
@@ -401,7 +431,11 @@ async fn resolve(
 /// An error for a reference that does not exist, with up to five close matches.
 async fn not_found(ctx: &ToolCtx, tried: &[String], name: &str, kind: Option<&str>) -> ToolError {
     let mut q = EntityQuery {
-        fields: vec!["kind".into(), "metadata.name".into(), "metadata.namespace".into()],
+        fields: vec![
+            "kind".into(),
+            "metadata.name".into(),
+            "metadata.namespace".into(),
+        ],
         limit: Some(1000),
         ..Default::default()
     };
@@ -412,7 +446,9 @@ async fn not_found(ctx: &ToolCtx, tried: &[String], name: &str, kind: Option<&st
     if let Ok(page) = ctx.portal.query_entities(&q).await {
         let wanted = name.to_ascii_lowercase();
         for e in &page.items {
-            let Some(r) = EntityRef::from_entity(e) else { continue };
+            let Some(r) = EntityRef::from_entity(e) else {
+                continue;
+            };
             let candidate = r.name.to_ascii_lowercase();
             let mut score = strsim::jaro_winkler(&wanted, &candidate);
             if candidate.contains(&wanted) || wanted.contains(&candidate) {
@@ -431,7 +467,11 @@ async fn not_found(ctx: &ToolCtx, tried: &[String], name: &str, kind: Option<&st
     } else {
         msg.push_str(&format!(
             " Did you mean: {}?",
-            suggestions.into_iter().map(|(_, r)| r).collect::<Vec<_>>().join(", ")
+            suggestions
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     ToolError {
@@ -446,7 +486,12 @@ async fn resolve_relations(
     entity: &Value,
 ) -> Result<BTreeMap<String, Vec<RelatedRef>>, ToolError> {
     let mut by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for rel in entity.get("relations").and_then(Value::as_array).into_iter().flatten() {
+    for rel in entity
+        .get("relations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let (Some(t), Some(target)) = (
             rel.get("type").and_then(Value::as_str),
             rel.get("targetRef").and_then(Value::as_str),
@@ -465,7 +510,12 @@ async fn resolve_relations(
         .portal
         .entities_by_refs(
             &targets,
-            &["kind".into(), "metadata.name".into(), "metadata.namespace".into(), "metadata.title".into()],
+            &[
+                "kind".into(),
+                "metadata.name".into(),
+                "metadata.namespace".into(),
+                "metadata.title".into(),
+            ],
         )
         .await
         .map_err(|e| ToolError::backstage("resolving relations", &e))?;
@@ -509,12 +559,22 @@ fn bounded_entity(entity: &Value, fields: Option<&[String]>) -> Value {
     if let Some(f) = fields.filter(|f| !f.is_empty()) {
         e = shape::project(&e, f);
     }
-    shape::bound_strings(&mut e, shape::ENTITY_STRING_CHARS, "; use get_api_spec for API definitions");
+    shape::bound_strings(
+        &mut e,
+        shape::ENTITY_STRING_CHARS,
+        "; use get_api_spec for API definitions",
+    );
     e
 }
 
 pub(crate) async fn get_entity(ctx: &ToolCtx, p: GetEntityParams) -> ToolOutcome {
-    let (r, entity) = resolve(ctx, &p.entity_ref, p.kind.as_deref(), p.namespace.as_deref()).await?;
+    let (r, entity) = resolve(
+        ctx,
+        &p.entity_ref,
+        p.kind.as_deref(),
+        p.namespace.as_deref(),
+    )
+    .await?;
     let relations = resolve_relations(ctx, &entity).await?;
     to_value(GetEntityOutput {
         entity_ref: EntityRef::from_entity(&entity)
@@ -572,7 +632,9 @@ pub(crate) fn get_entities_definition() -> ToolDef {
 
 pub(crate) async fn get_entities(ctx: &ToolCtx, p: GetEntitiesParams) -> ToolOutcome {
     if p.entity_refs.is_empty() {
-        return Err(ToolError::invalid("`entityRefs` must name at least one entity"));
+        return Err(ToolError::invalid(
+            "`entityRefs` must name at least one entity",
+        ));
     }
     if p.entity_refs.len() > MAX_BATCH {
         return Err(ToolError::invalid(format!(
@@ -712,7 +774,9 @@ fn canonical_relation(name: &str) -> Option<&'static str> {
 pub(crate) async fn related(ctx: &ToolCtx, p: RelatedParams) -> ToolOutcome {
     let depth = p.depth.unwrap_or(1);
     if !(1..=3).contains(&depth) {
-        return Err(ToolError::invalid(format!("`depth` must be 1, 2 or 3, got {depth}")));
+        return Err(ToolError::invalid(format!(
+            "`depth` must be 1, 2 or 3, got {depth}"
+        )));
     }
     let max = p.max_entities.unwrap_or(DEFAULT_RELATED);
     if !(1..=MAX_RELATED).contains(&max) {
@@ -764,15 +828,25 @@ pub(crate) async fn related(ctx: &ToolCtx, p: RelatedParams) -> ToolOutcome {
     'walk: for level in 1..=depth {
         let mut next_refs: Vec<String> = Vec::new();
         for entity in &frontier {
-            let Some(source) = shape::entity_ref_of(entity) else { continue };
-            for rel in entity.get("relations").and_then(Value::as_array).into_iter().flatten() {
+            let Some(source) = shape::entity_ref_of(entity) else {
+                continue;
+            };
+            for rel in entity
+                .get("relations")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let (Some(t), Some(target)) = (
                     rel.get("type").and_then(Value::as_str),
                     rel.get("targetRef").and_then(Value::as_str),
                 ) else {
                     continue;
                 };
-                if wanted.as_ref().is_some_and(|w| !w.iter().any(|x| x.eq_ignore_ascii_case(t))) {
+                if wanted
+                    .as_ref()
+                    .is_some_and(|w| !w.iter().any(|x| x.eq_ignore_ascii_case(t)))
+                {
                     continue;
                 }
                 edges.push(RelatedEdge {
@@ -915,17 +989,25 @@ pub(crate) async fn facets(ctx: &ToolCtx, p: FacetsParams) -> ToolOutcome {
         .filter(|f| !f.is_empty())
         .collect();
     if names.is_empty() || names.len() > 10 {
-        return Err(ToolError::invalid("`facets` must name 1 to 10 fields, e.g. [\"kind\", \"spec.type\"]"));
+        return Err(ToolError::invalid(
+            "`facets` must name 1 to 10 fields, e.g. [\"kind\", \"spec.type\"]",
+        ));
     }
     let limit = p.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(ToolError::invalid(format!("`limit` must be between 1 and 500, got {limit}")));
+        return Err(ToolError::invalid(format!(
+            "`limit` must be between 1 and 500, got {limit}"
+        )));
     }
     let kind = match &p.kind {
         Some(k) => Some(format!("kind={}", filter_value("kind", k)?)),
         None => None,
     };
-    let raw = p.filter.as_ref().map(FilterArg::expressions).unwrap_or_default();
+    let raw = p
+        .filter
+        .as_ref()
+        .map(FilterArg::expressions)
+        .unwrap_or_default();
     let filters: Vec<String> = match (raw.is_empty(), kind) {
         (true, None) => Vec::new(),
         (true, Some(k)) => vec![k],

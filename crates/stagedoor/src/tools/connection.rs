@@ -22,7 +22,10 @@ pub const PLUGIN_PROBES: [(&str, &str); 4] = [
     ("catalog", "/api/catalog/entity-facets?facet=kind"),
     ("scaffolder", "/api/scaffolder/v2/actions"),
     ("techdocs", "/api/techdocs/.backstage/actions/v1/actions"),
-    ("search", "/api/search/query?term=stagedoor-probe&types%5B0%5D=software-catalog"),
+    (
+        "search",
+        "/api/search/query?term=stagedoor-probe&types%5B0%5D=software-catalog",
+    ),
 ];
 
 /// `check_connection` takes no arguments.
@@ -158,9 +161,10 @@ fn status_of(name: &str, result: &Result<Probe, BackstageError>) -> PluginStatus
                 _ => format!("HTTP {}", p.status),
             });
             let error = match (ok, name, p.error_name.as_deref()) {
-                (true, "search", Some("MissingIndexError")) => {
-                    Some("search index not built yet (Backstage builds it on a schedule after start)".into())
-                }
+                (true, "search", Some("MissingIndexError")) => Some(
+                    "search index not built yet (Backstage builds it on a schedule after start)"
+                        .into(),
+                ),
                 _ => error,
             };
             PluginStatus {
@@ -181,7 +185,8 @@ fn status_of(name: &str, result: &Result<Probe, BackstageError>) -> PluginStatus
 
 /// Probes Backstage and explains what it found.
 pub async fn diagnose(portal: &Portal) -> Diagnosis {
-    let probes = futures::future::join_all(PLUGIN_PROBES.iter().map(|(_, path)| portal.probe(path))).await;
+    let probes =
+        futures::future::join_all(PLUGIN_PROBES.iter().map(|(_, path)| portal.probe(path))).await;
     let mut plugins = BTreeMap::new();
     let mut advice = Vec::new();
     let base = portal.base_url().to_string();
@@ -193,7 +198,11 @@ pub async fn diagnose(portal: &Portal) -> Diagnosis {
         plugins.insert((*name).to_string(), status_of(name, result));
     }
     if !reachable {
-        let why = catalog.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+        let why = catalog
+            .as_ref()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         advice.push(format!(
             "Backstage at {base} is not reachable ({why}). Check that it is running, and that backstage.baseUrl / BACKSTAGE_BASE_URL is its backend URL."
         ));
@@ -223,9 +232,14 @@ pub async fn diagnose(portal: &Portal) -> Diagnosis {
         for (name, status) in &plugins {
             if name != "catalog" && !status.ok {
                 let what = match status.status {
-                    Some(404) => format!("the {name} plugin is not installed in this Backstage (404); tools that use it will fail"),
+                    Some(404) => format!(
+                        "the {name} plugin is not installed in this Backstage (404); tools that use it will fail"
+                    ),
                     Some(401) => format!("the {name} plugin rejected the token (401)"),
-                    _ => format!("the {name} plugin is not answering ({})", status.error.clone().unwrap_or_default()),
+                    _ => format!(
+                        "the {name} plugin is not answering ({})",
+                        status.error.clone().unwrap_or_default()
+                    ),
                 };
                 advice.push(what);
             }

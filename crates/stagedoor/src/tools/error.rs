@@ -48,7 +48,9 @@ impl ToolError {
                         "Backstage refused the request (403 {label}). The identity behind the token lacks permission; ask a Backstage admin, or use a token with access."
                     ),
                     404 => format!("Backstage answered 404 ({label})."),
-                    400 => format!("Backstage rejected the request (400 {label}). Adjust the arguments."),
+                    400 => format!(
+                        "Backstage rejected the request (400 {label}). Adjust the arguments."
+                    ),
                     429 => format!("Backstage is rate limiting (429 {label}). Wait and retry."),
                     s if *s >= 500 => format!(
                         "Backstage failed ({s} {label}). This is a server-side problem; retry later, and check the Backstage logs if it persists."

@@ -65,9 +65,7 @@ impl ToolDef {
         let d = self.description.trim();
         let end = d
             .match_indices(". ")
-            .find(|(i, _)| {
-                d[i + 2..].starts_with(|c: char| c.is_ascii_uppercase())
-            })
+            .find(|(i, _)| d[i + 2..].starts_with(|c: char| c.is_ascii_uppercase()))
             .map(|(i, _)| i);
         match end {
             Some(i) => &d[..=i],

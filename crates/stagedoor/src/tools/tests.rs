@@ -8,7 +8,11 @@ use super::*;
 fn names_are_unique_valid_and_described() {
     let mut seen = HashSet::new();
     for d in definitions() {
-        assert!(seen.insert(d.name.clone()), "duplicate tool name {}", d.name);
+        assert!(
+            seen.insert(d.name.clone()),
+            "duplicate tool name {}",
+            d.name
+        );
         assert!(
             !d.name.is_empty()
                 && d.name.len() <= 64
@@ -19,7 +23,11 @@ fn names_are_unique_valid_and_described() {
             d.name
         );
         assert!(d.id.ends_with(&format!(":{}", d.name)), "{}", d.id);
-        assert!(d.description.len() > 40, "{} needs a real description", d.name);
+        assert!(
+            d.description.len() > 40,
+            "{} needs a real description",
+            d.name
+        );
         assert!(d.summary().len() <= d.description.len());
     }
 }
@@ -35,8 +43,16 @@ fn schemas_are_inline_object_schemas() {
                 d.name
             );
             let text = Value::Object(schema.clone()).to_string();
-            assert!(!text.contains("$ref"), "{} {what} schema has a $ref", d.name);
-            assert!(!text.contains("$schema"), "{} {what} schema has $schema", d.name);
+            assert!(
+                !text.contains("$ref"),
+                "{} {what} schema has a $ref",
+                d.name
+            );
+            assert!(
+                !text.contains("$schema"),
+                "{} {what} schema has $schema",
+                d.name
+            );
         }
     }
 }

@@ -20,8 +20,16 @@ fn substitutes_variables_and_defaults() {
     assert_eq!(substitute_str("$${A} $5", &e).unwrap(), "${A} $5");
     let err = substitute_str("${MISSING}", &e).unwrap_err();
     assert!(err.contains("MISSING"), "{err}");
-    assert!(substitute_str("${A", &e).unwrap_err().contains("unterminated"));
-    assert!(substitute_str("${a-b}", &e).unwrap_err().contains("not a valid"));
+    assert!(
+        substitute_str("${A", &e)
+            .unwrap_err()
+            .contains("unterminated")
+    );
+    assert!(
+        substitute_str("${a-b}", &e)
+            .unwrap_err()
+            .contains("not a valid")
+    );
 }
 
 #[test]
@@ -58,7 +66,8 @@ fn non_mapping_top_level_is_rejected() {
 
 #[test]
 fn later_layers_win_and_maps_merge() {
-    let mut lower = json!({"backstage": {"baseUrl": "http://a", "token": "t"}, "server": {"listen": "x"}});
+    let mut lower =
+        json!({"backstage": {"baseUrl": "http://a", "token": "t"}, "server": {"listen": "x"}});
     merge(
         &mut lower,
         json!({"backstage": {"baseUrl": "http://b"}, "cache": {"ttl": "0s"}}),
