@@ -208,8 +208,12 @@ impl BackstageClient {
 
     /// One GET of `path` (no retries) reporting status and latency; an HTTP error status
     /// is an `Ok(Probe)`, only transport failures (connect, timeout) are `Err`.
-    pub async fn probe(&self, path: &str) -> Result<Probe, BackstageError> {
-        let url = endpoint::join(&self.shared.base, path, &[])?;
+    pub async fn probe(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Probe, BackstageError> {
+        let url = endpoint::join(&self.shared.base, path, query)?;
         let started = Instant::now();
         let answer = self
             .attempt(&Method::GET, &url, None, ERROR_BODY_CAP)

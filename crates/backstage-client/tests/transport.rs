@@ -420,7 +420,7 @@ async fn probe_reports_statuses_without_erroring_or_retrying() {
     .await;
     let c = client(config(fake.base("")));
     let ok = c
-        .probe("/.backstage/health/v1/readiness")
+        .probe("/.backstage/health/v1/readiness", &[])
         .await
         .expect("probe");
     assert_eq!(ok.status, 200);
@@ -428,12 +428,12 @@ async fn probe_reports_statuses_without_erroring_or_retrying() {
     assert_eq!((ok.error_name, ok.error_message), (None, None));
     assert!(ok.latency < Duration::from_secs(5));
 
-    let denied = c.probe("/api/catalog/entities").await.expect("probe");
+    let denied = c.probe("/api/catalog/entities", &[]).await.expect("probe");
     assert_eq!(denied.status, 401);
     assert_eq!(denied.error_name.as_deref(), Some("AuthenticationError"));
     assert_eq!(denied.error_message.as_deref(), Some("Missing credentials"));
 
-    let busy = c.probe("/busy").await.expect("probe");
+    let busy = c.probe("/busy", &[]).await.expect("probe");
     assert_eq!(busy.status, 503);
     assert_eq!(busy.error_message.as_deref(), Some("Service Unavailable"));
     assert_eq!(fake.log.count(), 3, "probes are single attempts");
@@ -442,7 +442,7 @@ async fn probe_reports_statuses_without_erroring_or_retrying() {
         url::Url::parse(&format!("http://127.0.0.1:{}", dead_port())).expect("url"),
     ));
     assert!(matches!(
-        dead.probe("/.backstage/health/v1/readiness").await,
+        dead.probe("/.backstage/health/v1/readiness", &[]).await,
         Err(BackstageError::Connect { .. })
     ));
 }

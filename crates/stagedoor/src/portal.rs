@@ -154,7 +154,11 @@ impl Portal {
     }
 
     /// Probes a path; see [`BackstageClient::probe`].
-    pub async fn probe(&self, path: &str) -> Result<Probe, BackstageError> {
-        self.client.probe(path).await
+    pub async fn probe(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Probe, BackstageError> {
+        self.client.probe(path, query).await
     }
 }

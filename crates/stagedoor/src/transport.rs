@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::settings::ServerSettings;
 use crate::mcp::Handler;
 use crate::portal::Portal;
-use crate::tools::connection::PLUGIN_PROBES;
+use crate::tools::connection;
 
 /// Serves MCP on stdin/stdout until stdin closes or `shutdown` fires.
 pub async fn serve_stdio(handler: Handler, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -118,8 +118,7 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let (_, path) = PLUGIN_PROBES[0];
-    match state.portal.probe(path).await {
+    match connection::probe(&state.portal, 0).await {
         Ok(p) if (200..300).contains(&p.status) => (
             StatusCode::OK,
             axum::Json(

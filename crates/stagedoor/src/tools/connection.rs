@@ -17,16 +17,37 @@ use crate::portal::Portal;
 /// Name of the tool.
 pub const NAME: &str = "check_connection";
 
-/// The plugins probed, with the path that shows each one answers.
-pub const PLUGIN_PROBES: [(&str, &str); 4] = [
-    ("catalog", "/api/catalog/entity-facets?facet=kind"),
-    ("scaffolder", "/api/scaffolder/v2/actions"),
-    ("techdocs", "/api/techdocs/.backstage/actions/v1/actions"),
+/// The plugins probed: name, path and query of a cheap read that shows the plugin answers.
+pub const PLUGIN_PROBES: [(&str, &str, &[(&str, &str)]); 4] = [
+    (
+        "catalog",
+        "/api/catalog/entity-facets",
+        &[("facet", "kind")],
+    ),
+    ("scaffolder", "/api/scaffolder/v2/actions", &[]),
+    // No cheap listing exists; metadata of a missing entity answers a Backstage 404 error
+    // body when TechDocs is installed, and an empty 404 when it is not.
+    (
+        "techdocs",
+        "/api/techdocs/metadata/techdocs/default/component/stagedoor-probe",
+        &[],
+    ),
     (
         "search",
-        "/api/search/query?term=stagedoor-probe&types%5B0%5D=software-catalog",
+        "/api/search/query",
+        &[
+            ("term", "stagedoor-probe"),
+            ("types[0]", "software-catalog"),
+        ],
     ),
 ];
+
+/// Probes one entry of [`PLUGIN_PROBES`].
+pub async fn probe(portal: &Portal, index: usize) -> Result<Probe, BackstageError> {
+    let (_, path, query) = PLUGIN_PROBES[index % PLUGIN_PROBES.len()];
+    let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    portal.probe(path, &query).await
+}
 
 /// `check_connection` takes no arguments.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -153,6 +174,7 @@ fn status_of(name: &str, result: &Result<Probe, BackstageError>) -> PluginStatus
                 (_, 200..=299) => true,
                 // An empty search index is still a search plugin that answers.
                 ("search", 500) => p.error_name.as_deref() == Some("MissingIndexError"),
+                ("techdocs", 404) => p.error_name.as_deref() == Some("NotFoundError"),
                 _ => false,
             };
             let error = (!ok).then(|| match (&p.error_name, &p.error_message) {
@@ -186,7 +208,7 @@ fn status_of(name: &str, result: &Result<Probe, BackstageError>) -> PluginStatus
 /// Probes Backstage and explains what it found.
 pub async fn diagnose(portal: &Portal) -> Diagnosis {
     let probes =
-        futures::future::join_all(PLUGIN_PROBES.iter().map(|(_, path)| portal.probe(path))).await;
+        futures::future::join_all((0..PLUGIN_PROBES.len()).map(|i| probe(portal, i))).await;
     let mut plugins = BTreeMap::new();
     let mut advice = Vec::new();
     let base = portal.base_url().to_string();
@@ -194,7 +216,7 @@ pub async fn diagnose(portal: &Portal) -> Diagnosis {
     let catalog = &probes[0];
     let reachable = probes.iter().any(|p| p.is_ok());
     let latency_ms = catalog.as_ref().ok().map(|p| ms(p.latency));
-    for ((name, _), result) in PLUGIN_PROBES.iter().zip(&probes) {
+    for ((name, _, _), result) in PLUGIN_PROBES.iter().zip(&probes) {
         plugins.insert((*name).to_string(), status_of(name, result));
     }
     if !reachable {
