@@ -1,0 +1,187 @@
+//! In-process tests of the HTTP surface: health, readiness, Host/Origin validation, body
+//! limit and the stateless Streamable HTTP behaviour, without binding a port.
+
+use std::collections::BTreeMap;
+
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, StatusCode};
+use stagedoor::config::{self, Overrides};
+use stagedoor::mcp::Handler;
+use stagedoor::portal::Portal;
+use stagedoor::tools::ToolCtx;
+use stagedoor::transport::{AppState, app};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+
+/// A dead port: nothing listens, so readiness must fail fast.
+fn dead_url() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("http://127.0.0.1:{port}")
+}
+
+fn router(extra: &[(&str, &str)]) -> axum::Router {
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    env.insert("BACKSTAGE_BASE_URL".into(), dead_url());
+    env.insert("BACKSTAGE_TOKEN".into(), "test-token".into());
+    env.insert("REQUEST_TIMEOUT_MS".into(), "500".into());
+    for (k, v) in extra {
+        env.insert((*k).into(), (*v).into());
+    }
+    let settings = config::load(&[], &Overrides::default(), &env).unwrap();
+    let mut server = settings.server.clone();
+    server.max_request_body_bytes = 4096;
+    let portal =
+        Arc::new(Portal::new(settings.backstage.as_ref().unwrap(), &settings.cache).unwrap());
+    let handler = Handler::new(
+        ToolCtx {
+            portal: portal.clone(),
+        },
+        None,
+    );
+    app(
+        handler,
+        AppState { portal },
+        &server,
+        CancellationToken::new(),
+    )
+}
+
+fn post() -> axum::http::request::Builder {
+    Request::post("/mcp")
+        .header("host", "127.0.0.1:7008")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+}
+
+#[tokio::test]
+async fn health_is_up_and_readiness_reports_backstage_down() {
+    let r = router(&[]);
+    let res = r
+        .clone()
+        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = r
+        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["status"], "unready");
+}
+
+#[tokio::test]
+async fn initialize_is_answered_statelessly_without_a_session() {
+    let res = router(&[])
+        .oneshot(post().body(Body::from(INIT)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers().get("mcp-session-id").is_none(),
+        "stateless mode must not issue sessions"
+    );
+    let body = to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("\"serverInfo\"") && text.contains("stagedoor"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn foreign_host_and_origin_are_forbidden() {
+    let r = router(&[]);
+    let res = r
+        .clone()
+        .oneshot(
+            Request::post("/mcp")
+                .header("host", "evil.example")
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(Body::from(INIT))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = r
+        .clone()
+        .oneshot(
+            post()
+                .header("origin", "http://evil.example")
+                .body(Body::from(INIT))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = r
+        .oneshot(
+            post()
+                .header("origin", "http://localhost:6274")
+                .body(Body::from(INIT))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "a loopback browser origin is allowed by default"
+    );
+}
+
+#[tokio::test]
+async fn oversized_body_is_refused() {
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"search_catalog","arguments":{{"query":"{}"}}}}}}"#,
+        "x".repeat(10_000)
+    );
+    let res = router(&[])
+        .oneshot(post().body(Body::from(big.clone())).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn tool_failure_is_an_is_error_result_not_a_protocol_error() {
+    let call = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get_entity","arguments":{"entityRef":"component:default/web"}}}"#;
+    let res = router(&[])
+        .oneshot(
+            post()
+                .header("mcp-protocol-version", "2025-11-25")
+                .body(Body::from(call))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("\"isError\":true"), "{text}");
+    assert!(text.contains("could not connect to Backstage"), "{text}");
+}
+
+#[tokio::test]
+async fn get_on_the_stateless_endpoint_is_not_allowed() {
+    let res = router(&[])
+        .oneshot(
+            Request::get("/mcp")
+                .header("host", "127.0.0.1:7008")
+                .header("accept", "text/event-stream")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
