@@ -17,8 +17,15 @@ use crate::portal::Portal;
 /// Name of the tool.
 pub const NAME: &str = "check_connection";
 
-/// The plugins probed: name, path and query of a cheap read that shows the plugin answers.
-pub const PLUGIN_PROBES: [(&str, &str, &[(&str, &str)]); 4] = [
+/// One plugin probe: plugin name, path, and query pairs of a cheap read.
+pub type PluginProbe = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// The plugins probed, each with a cheap read that shows the plugin answers.
+pub const PLUGIN_PROBES: [PluginProbe; 4] = [
     (
         "catalog",
         "/api/catalog/entity-facets",
