@@ -2,6 +2,8 @@
 //! file. Regenerate with `UPDATE_GOLDEN=1 cargo test -p stagedoor --test golden` and review
 //! the diff.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use std::path::PathBuf;
 
 #[test]

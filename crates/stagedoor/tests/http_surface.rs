@@ -1,6 +1,8 @@
 //! In-process tests of the HTTP surface: health, readiness, Host/Origin validation, body
 //! limit and the stateless Streamable HTTP behaviour, without binding a port.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use std::collections::BTreeMap;
 
 use axum::body::{Body, to_bytes};
