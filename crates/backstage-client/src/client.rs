@@ -35,6 +35,9 @@ pub struct Probe {
     pub error_name: Option<String>,
     /// Backstage error message (or body snippet) for a non-2xx answer.
     pub error_message: Option<String>,
+    /// Whether the body looks like JSON (starts with `{` or `[`). A 2xx answer that is not
+    /// JSON usually means the base URL points at a frontend or a login proxy.
+    pub json_body: bool,
 }
 
 impl Probe {
@@ -225,11 +228,17 @@ impl BackstageClient {
             let (name, message) = describe_failure(&url, &answer);
             (name, Some(message))
         };
+        let json_body = answer
+            .body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'{' || *b == b'[');
         Ok(Probe {
             status: answer.status.as_u16(),
             latency,
             error_name,
             error_message,
+            json_body,
         })
     }
 

@@ -119,7 +119,7 @@ async fn healthz() -> impl IntoResponse {
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match connection::probe(&state.portal, 0).await {
-        Ok(p) if (200..300).contains(&p.status) => (
+        Ok(p) if p.is_success() && p.json_body => (
             StatusCode::OK,
             axum::Json(
                 json!({"status": "ready", "backstage": {"status": p.status, "latencyMs": p.latency.as_millis() as u64}}),

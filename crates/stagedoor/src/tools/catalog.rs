@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::shape::{self, Cursor, EntitySummary, filter_value};
-use super::{Attributes, ToolCtx, ToolDef, ToolError, ToolOutcome, schema_for};
+use super::{Attributes, ToolCtx, ToolDef, ToolError, ToolOutcome, output_schema_for, schema_for};
 
 /// Name of the search tool.
 pub const SEARCH: &str = "search_catalog";
@@ -130,7 +130,7 @@ pub(crate) fn search_definition() -> ToolDef {
         title: "Search the software catalog".into(),
         description: "Search the Backstage software catalog by free text and filters (kind, type, owner, lifecycle, tags, namespace, system, or a raw Backstage filter expression). Returns compact summaries (ref, kind, title, description, owner, type, lifecycle, tags), the total count and a cursor for the next page. Use get_entity on a ref for full detail.".into(),
         input_schema: schema_for::<SearchParams>(),
-        output_schema: schema_for::<SearchOutput>(),
+        output_schema: output_schema_for::<SearchOutput>(),
         attributes: Attributes::READ_ONLY,
     }
 }
@@ -342,7 +342,7 @@ pub(crate) fn get_entity_definition() -> ToolDef {
         title: "Get a catalog entity".into(),
         description: "Get one catalog entity by reference, with its relations resolved to refs and titles and grouped by type (ownedBy, dependsOn, providesApi, partOf, hasMember, ...). References are parsed leniently: `component:default/web`, `component:web`, or `web` with `kind`. An unknown reference returns close matches.".into(),
         input_schema: schema_for::<GetEntityParams>(),
-        output_schema: schema_for::<GetEntityOutput>(),
+        output_schema: output_schema_for::<GetEntityOutput>(),
         attributes: Attributes::READ_ONLY,
     }
 }
@@ -625,7 +625,7 @@ pub(crate) fn get_entities_definition() -> ToolDef {
         title: "Get several catalog entities".into(),
         description: "Get up to 100 catalog entities by reference in one call. Missing and malformed references are reported in `missing` and `invalid` instead of failing the call.".into(),
         input_schema: schema_for::<GetEntitiesParams>(),
-        output_schema: schema_for::<GetEntitiesOutput>(),
+        output_schema: output_schema_for::<GetEntitiesOutput>(),
         attributes: Attributes::READ_ONLY,
     }
 }
@@ -759,7 +759,7 @@ pub(crate) fn related_definition() -> ToolDef {
         title: "Walk entity relations".into(),
         description: "Walk the catalog graph from one entity along chosen relation types (ownedBy/ownerOf, dependsOn/dependencyOf, providesApi/apiProvidedBy, consumesApi/apiConsumedBy, partOf/hasPart, memberOf/hasMember, parentOf/childOf) up to 3 hops. Returns the entities reached with their depth and the edges followed; cycles are visited once and the result is bounded.".into(),
         input_schema: schema_for::<RelatedParams>(),
-        output_schema: schema_for::<RelatedOutput>(),
+        output_schema: output_schema_for::<RelatedOutput>(),
         attributes: Attributes::READ_ONLY,
     }
 }
@@ -976,7 +976,7 @@ pub(crate) fn facets_definition() -> ToolDef {
         title: "Count catalog values".into(),
         description: "List the distinct values of catalog fields with how many entities have each (e.g. kind, spec.type, spec.owner, spec.lifecycle, metadata.tags), optionally under a kind or filter. Use it to learn valid filter values before searching.".into(),
         input_schema: schema_for::<FacetsParams>(),
-        output_schema: schema_for::<FacetsOutput>(),
+        output_schema: output_schema_for::<FacetsOutput>(),
         attributes: Attributes::READ_ONLY,
     }
 }

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Attributes, ToolCtx, ToolDef, ToolOutcome, schema_for};
+use super::{Attributes, ToolCtx, ToolDef, ToolOutcome, output_schema_for, schema_for};
 use crate::portal::Portal;
 
 /// Name of the tool.
@@ -120,7 +120,7 @@ pub(crate) fn definition() -> ToolDef {
         title: "Check the Backstage connection".into(),
         description: "Check the connection to Backstage: base URL, reachability and latency, the identity the token maps to, which plugins (catalog, scaffolder, techdocs, search) answer, and what to fix if something is wrong. Call it first when other tools fail.".into(),
         input_schema: schema_for::<Params>(),
-        output_schema: schema_for::<Diagnosis>(),
+        output_schema: output_schema_for::<Diagnosis>(),
         attributes: Attributes::READ_ONLY,
     }
 }
@@ -178,13 +178,17 @@ fn status_of(name: &str, result: &Result<Probe, BackstageError>) -> PluginStatus
     match result {
         Ok(p) => {
             let ok = match (name, p.status) {
-                (_, 200..=299) => true,
+                (_, 200..=299) => p.json_body,
                 // An empty search index is still a search plugin that answers.
                 ("search", 500) => p.error_name.as_deref() == Some("MissingIndexError"),
                 ("techdocs", 404) => p.error_name.as_deref() == Some("NotFoundError"),
                 _ => false,
             };
             let error = (!ok).then(|| match (&p.error_name, &p.error_message) {
+                _ if p.is_success() => format!(
+                    "answered {} but not with JSON: the base URL may point at the Backstage frontend or a login proxy instead of the backend",
+                    p.status
+                ),
                 (Some(n), Some(m)) => format!("{} {n}: {m}", p.status),
                 (None, Some(m)) => format!("{} {m}", p.status),
                 _ => format!("HTTP {}", p.status),
@@ -237,6 +241,12 @@ pub async fn diagnose(portal: &Portal) -> Diagnosis {
         ));
     } else if let Ok(p) = catalog {
         match p.status {
+            200..=299 if !p.json_body => {
+                advice.push(format!(
+                    "{base} answers, but not with Backstage's JSON API (the catalog returned a non-JSON {}). Point backstage.baseUrl / BACKSTAGE_BASE_URL at the Backstage backend, not the frontend or a login proxy.",
+                    p.status
+                ));
+            }
             200..=299 => identity.accepted = Some(true),
             401 => {
                 identity.accepted = Some(false);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The project's test command (the README's second set-up command; .ci/run calls it).
+#
+#   1. cargo fmt --check, clippy -D warnings, unit + in-process tests (cargo test)
+#   2. the debug binary, then the end-to-end suite (scripts/e2e.sh): a real Backstage
+#      testbed from npm, driven through stagedoor by real MCP clients (Python SDK, MCP
+#      Inspector CLI) and the official conformance suite.
+#
+# Installs what it needs (cached under ~/.cache/stagedoor) and stops what it starts.
+# Pass --fast to skip the end-to-end suite.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+FAST=0
+[[ "${1:-}" == "--fast" ]] && FAST=1
+
+step() { echo; echo "==== $* ===="; }
+T0=$SECONDS
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit and in-process)"
+cargo test --workspace --locked
+
+if [[ $FAST -eq 1 ]]; then
+  echo "== test.sh --fast: done in $((SECONDS - T0)) s =="
+  exit 0
+fi
+
+step "cargo build (binary for the end-to-end suite)"
+cargo build --locked -p stagedoor
+target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+export STAGEDOOR_BIN="$target_dir/debug/stagedoor"
+
+step "end-to-end: testbed + MCP clients + conformance"
+bash scripts/e2e.sh
+
+echo "== test.sh: all green in $((SECONDS - T0)) s =="
