@@ -348,3 +348,22 @@ def dead_port() -> Iterator[int]:
         yield s.getsockname()[1]
     finally:
         s.close()
+
+
+def open_client(transport: str, mode: str, *, server: sup.ServerProcess | None, binary: Path,
+                env: dict[str, str], stderr: Path):
+    if transport == "http":
+        assert server is not None
+        return sup.sdk_http_client(server.url, mode)
+    return sup.sdk_stdio_client(binary, env, mode, stderr)
+
+
+@pytest.fixture
+def connect(request, stagedoor_bin, stdio_env, stdio_stderr):
+    """connect(transport, mode) -> async context manager yielding a connected mcp.Client."""
+
+    def make(transport: str, mode: str):
+        server = request.getfixturevalue("testbed_server") if transport == "http" else None
+        return open_client(transport, mode, server=server, binary=stagedoor_bin, env=stdio_env, stderr=stdio_stderr)
+
+    return make

@@ -451,3 +451,15 @@ def parse_expected_entities(path: Path) -> list[str]:
         if line:
             refs.append(line)
     return refs
+
+
+async def list_all_tools(client: Any) -> list[dict[str, Any]]:
+    tools: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(50):
+        page = await client.list_tools(cursor=cursor, cache_mode="bypass")
+        tools += [dump(t) for t in page.tools]
+        cursor = page.next_cursor
+        if not cursor:
+            return tools
+    raise AssertionError("tools/list pagination did not end after 50 pages")

@@ -24,6 +24,9 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ("check_connection", {}),
     ("search_catalog", {}),
     ("get_entity", {"entityRef": "component:default/payment-service"}),
+    ("get_entities", {"entityRefs": ["component:default/payment-service"]}),
+    ("get_related_entities", {"entityRef": "component:default/payment-service"}),
+    ("list_entity_facets", {"facets": ["kind"]}),
 ]
 
 FAULTS = ("dead_port", "hang", "500", "garbage", "drop", "401")

@@ -18,37 +18,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
 TRANSPORTS = ("stdio", "http")
 
 
-async def list_all_tools(client: Any) -> list[dict[str, Any]]:
-    tools: list[dict[str, Any]] = []
-    cursor = None
-    for _ in range(50):
-        page = await client.list_tools(cursor=cursor, cache_mode="bypass")
-        tools += [sup.dump(t) for t in page.tools]
-        cursor = page.next_cursor
-        if not cursor:
-            return tools
-    raise AssertionError("tools/list pagination did not end after 50 pages")
-
-
-def open_client(transport: str, mode: str, *, server: sup.ServerProcess | None, binary: Path,
-                env: dict[str, str], stderr: Path):
-    if transport == "http":
-        assert server is not None
-        return sup.sdk_http_client(server.url, mode)
-    return sup.sdk_stdio_client(binary, env, mode, stderr)
-
-
-@pytest.fixture
-def connect(request, stagedoor_bin, stdio_env, stdio_stderr):
-    """connect(transport, mode) -> async context manager yielding a connected mcp.Client."""
-
-    def make(transport: str, mode: str):
-        server = request.getfixturevalue("testbed_server") if transport == "http" else None
-        return open_client(transport, mode, server=server, binary=stagedoor_bin, env=stdio_env, stderr=stdio_stderr)
-
-    return make
-
-
 def assert_negotiated(client: Any, mode: str) -> None:
     if mode == "legacy":
         assert client.protocol_version == sup.LATEST_HANDSHAKE_VERSION, client.protocol_version
@@ -62,7 +31,7 @@ def assert_negotiated(client: Any, mode: str) -> None:
 async def test_tools_list_well_formed(connect, transport: str, mode: str) -> None:
     async with connect(transport, mode) as client:
         assert_negotiated(client, mode)
-        tools = await list_all_tools(client)
+        tools = await sup.list_all_tools(client)
     sup.assert_tools_well_formed(tools)
     names = {t["name"] for t in tools}
     for required in ("check_connection", "search_catalog", "get_entity"):
@@ -73,7 +42,7 @@ async def test_tools_list_well_formed(connect, transport: str, mode: str) -> Non
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_check_connection_reaches_testbed(connect, testbed, transport: str, mode: str) -> None:
     async with connect(transport, mode) as client:
-        await list_all_tools(client)  # lets the SDK validate the result against outputSchema
+        await sup.list_all_tools(client)  # lets the SDK validate the result against outputSchema
         result = await client.call_tool("check_connection", {})
     wire = sup.dump(result)
     assert not result.is_error, f"check_connection failed: {wire}"
@@ -89,9 +58,9 @@ async def test_check_connection_reaches_testbed(connect, testbed, transport: str
 async def test_same_answer_on_stdio_and_http(connect) -> None:
     """Both transports serve the same tool list (the list must not vary per connection)."""
     async with connect("stdio", "legacy") as c1:
-        stdio_tools = await list_all_tools(c1)
+        stdio_tools = await sup.list_all_tools(c1)
     async with connect("http", "legacy") as c2:
-        http_tools = await list_all_tools(c2)
+        http_tools = await sup.list_all_tools(c2)
     assert stdio_tools == http_tools
 
 
@@ -200,7 +169,7 @@ async def test_get_entity_for_every_fixture_entity(testbed, testbed_server) -> N
     assert testbed.expected_refs, "testbed/catalog/expected-entities.txt lists no entities"
     problems: list[str] = []
     async with sup.sdk_http_client(testbed_server.url, "legacy") as client:
-        await list_all_tools(client)  # the SDK validates results against listed outputSchemas
+        await sup.list_all_tools(client)  # the SDK validates results against listed outputSchemas
         for ref in testbed.expected_refs:
             try:
                 result = await client.call_tool("get_entity", {"entityRef": ref})
