@@ -27,6 +27,13 @@ fn dead_url() -> String {
 }
 
 fn router(extra: &[(&str, &str)]) -> axum::Router {
+    router_with(extra, |_| {})
+}
+
+fn router_with(
+    extra: &[(&str, &str)],
+    tweak: impl FnOnce(&mut stagedoor::config::settings::ServerSettings),
+) -> axum::Router {
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     env.insert("BACKSTAGE_BASE_URL".into(), dead_url());
     env.insert("BACKSTAGE_TOKEN".into(), "test-token".into());
@@ -37,6 +44,7 @@ fn router(extra: &[(&str, &str)]) -> axum::Router {
     let settings = config::load(&[], &Overrides::default(), &env).unwrap();
     let mut server = settings.server.clone();
     server.max_request_body_bytes = 4096;
+    tweak(&mut server);
     let portal =
         Arc::new(Portal::new(settings.backstage.as_ref().unwrap(), &settings.cache).unwrap());
     let handler = Handler::new(
@@ -186,4 +194,36 @@ async fn get_on_the_stateless_endpoint_is_not_allowed() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn sessions_can_be_turned_on_for_legacy_clients() {
+    let r = router_with(&[], |s| s.sessions = true);
+    let res = r
+        .clone()
+        .oneshot(post().body(Body::from(INIT)).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let session = res
+        .headers()
+        .get("mcp-session-id")
+        .expect("session mode issues a session id")
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(!session.is_empty());
+    // A request naming a session the server never issued is refused.
+    let list = r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#;
+    let res = r
+        .oneshot(
+            post()
+                .header("mcp-session-id", "not-a-real-session")
+                .header("mcp-protocol-version", "2025-11-25")
+                .body(Body::from(list))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
