@@ -143,7 +143,7 @@ def main() -> int:
             print(f"     - {cid} [{c.get('status')}]{base}: {msg}")
             if scenario not in unscored:
                 draft.append(f"  - {key}  # TODO reason: {msg[:100]}")
-    print(f"checks: {total_pass} passed, {total_fail} failed, {len(results)} scenarios")
+    print(f"conformance checks: {total_pass} passing, {total_fail} failing (each failing one baselined or unscored, else the run fails), {len(results)} scenarios")
 
     for entry, _ in entries:
         if entry.split(":", 1)[0] in unscored:

@@ -23,11 +23,16 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+log_dir="$(mktemp -d)"
+trap 'rm -rf "$log_dir"' EXIT
+
 step "cargo test (unit and in-process)"
-cargo test --workspace --locked
+cargo test --workspace --locked 2>&1 | tee "$log_dir/cargo-test.log"
+cargo_passed=$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$log_dir/cargo-test.log" | awk '{s+=$1} END {print s+0}')
 
 if [[ $FAST -eq 1 ]]; then
   echo "== test.sh --fast: done in $((SECONDS - T0)) s =="
+  echo "tests: ${cargo_passed} passed, 0 failed"
   exit 0
 fi
 
@@ -37,6 +42,8 @@ target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import j
 export STAGEDOOR_BIN="$target_dir/debug/stagedoor"
 
 step "end-to-end: testbed + MCP clients + conformance"
-bash scripts/e2e.sh
+bash scripts/e2e.sh 2>&1 | tee "$log_dir/e2e.log"
+e2e_passed=$(sed -n 's/^=* \([0-9]*\) passed.*/\1/p' "$log_dir/e2e.log" | tail -n 1)
 
-echo "== test.sh: all green in $((SECONDS - T0)) s =="
+echo "== test.sh: all green in $((SECONDS - T0)) s (cargo ${cargo_passed}, e2e ${e2e_passed:-0}, conformance baselines held) =="
+echo "tests: $((cargo_passed + ${e2e_passed:-0})) passed, 0 failed"
