@@ -10,7 +10,7 @@ use crate::config::settings::LogFormat;
 use crate::config::{self, ConfigError, Env, Overrides, Settings, Transport};
 use crate::mcp::{self, Handler};
 use crate::portal::Portal;
-use crate::tools::{self, ToolCtx, connection};
+use crate::tools::{self, connection};
 use crate::transport;
 
 /// Exit code: success.
@@ -147,12 +147,7 @@ pub async fn serve(settings: Settings) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let handler = Handler::new(
-        ToolCtx {
-            portal: portal.clone(),
-        },
-        settings.server.instructions.as_deref(),
-    );
+    let handler = Handler::new(portal.clone(), settings.server.instructions.as_deref());
     let shutdown = crate::shutdown::on_signal();
     let result = match settings.server.transport {
         Transport::Stdio => {

@@ -11,14 +11,15 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
     ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
     ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
-    ToolAnnotations,
+    PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion, ServerCapabilities,
+    ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 
-use crate::tools::{self, ToolCtx, ToolDef};
+use crate::portal::Portal;
+use crate::tools::{self, CallCtx, Progress, ToolCtx, ToolDef};
 
 /// Default instructions sent to clients at initialization.
 pub const DEFAULT_INSTRUCTIONS: &str = "stagedoor answers from a Backstage developer portal. \
@@ -29,19 +30,44 @@ list_entity_facets to learn valid filter values. If a call fails, check_connecti
 /// Serves the curated tools over any rmcp transport. Cheap to clone.
 #[derive(Clone)]
 pub struct Handler {
-    ctx: ToolCtx,
+    portal: Arc<Portal>,
     instructions: Arc<str>,
     tools: Arc<Vec<Tool>>,
 }
 
 impl Handler {
-    /// A handler for the given tools context.
-    pub fn new(ctx: ToolCtx, instructions: Option<&str>) -> Self {
+    /// A handler answering from `portal`.
+    pub fn new(portal: Arc<Portal>, instructions: Option<&str>) -> Self {
         Self {
-            ctx,
+            portal,
             instructions: instructions.unwrap_or(DEFAULT_INSTRUCTIONS).into(),
-            tools: Arc::new(tools::definitions().iter().map(to_mcp_tool).collect()),
+            tools: Arc::new(tools::definitions().into_iter().map(to_mcp_tool).collect()),
         }
+    }
+}
+
+/// Builds the per-call context: the request's cancellation token, and a progress channel
+/// forwarded in order as `notifications/progress` when the client sent a progress token.
+fn call_ctx(context: &RequestContext<RoleServer>) -> CallCtx {
+    let progress = context.meta.get_progress_token().map(|token| {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+        let peer = context.peer.clone();
+        tokio::spawn(async move {
+            while let Some(p) = rx.recv().await {
+                let mut param = ProgressNotificationParam::new(token.clone(), p.progress);
+                param.total = p.total;
+                param.message = p.message;
+                if let Err(e) = peer.notify_progress(param).await {
+                    tracing::debug!(error = %e, "progress notification not delivered");
+                    break;
+                }
+            }
+        });
+        tx
+    });
+    CallCtx {
+        cancel: context.ct.clone(),
+        progress,
     }
 }
 
@@ -69,7 +95,7 @@ pub fn to_mcp_tool(d: &ToolDef) -> Tool {
 
 /// The `tools/list` payload, as JSON (for `stagedoor tools --json` and the golden file).
 pub fn tool_list_json() -> Value {
-    let tools: Vec<Tool> = tools::definitions().iter().map(to_mcp_tool).collect();
+    let tools: Vec<Tool> = tools::definitions().into_iter().map(to_mcp_tool).collect();
     serde_json::to_value(tools).unwrap_or(Value::Null)
 }
 
@@ -129,12 +155,16 @@ impl ServerHandler for Handler {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let name = request.name.to_string();
         let args = request.arguments.unwrap_or_default();
         let started = Instant::now();
-        let Some(outcome) = tools::call(&self.ctx, &name, args).await else {
+        let ctx = ToolCtx {
+            portal: self.portal.clone(),
+            call: call_ctx(&context),
+        };
+        let Some(outcome) = tools::call(ctx, &name, args).await else {
             return Err(McpError::invalid_params(
                 format!("Unknown tool: {name}"),
                 None,

@@ -10,7 +10,6 @@ use axum::http::{Request, StatusCode};
 use stagedoor::config::{self, Overrides};
 use stagedoor::mcp::Handler;
 use stagedoor::portal::Portal;
-use stagedoor::tools::ToolCtx;
 use stagedoor::transport::{AppState, app};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -47,12 +46,7 @@ fn router_with(
     tweak(&mut server);
     let portal =
         Arc::new(Portal::new(settings.backstage.as_ref().unwrap(), &settings.cache).unwrap());
-    let handler = Handler::new(
-        ToolCtx {
-            portal: portal.clone(),
-        },
-        None,
-    );
+    let handler = Handler::new(portal.clone(), None);
     app(
         handler,
         AppState { portal },

@@ -75,6 +75,18 @@ impl FilterArg {
     }
 }
 
+/// The catalog tools, in listing order.
+pub(crate) fn entries() -> Vec<super::ToolEntry> {
+    use super::ToolEntry;
+    vec![
+        ToolEntry::new(search_definition(), false, search),
+        ToolEntry::new(get_entity_definition(), false, get_entity),
+        ToolEntry::new(get_entities_definition(), false, get_entities),
+        ToolEntry::new(related_definition(), false, related),
+        ToolEntry::new(facets_definition(), false, facets),
+    ]
+}
+
 // ---------------------------------------------------------------- search_catalog
 
 /// Arguments of `search_catalog`.
@@ -210,7 +222,7 @@ fn summary_fields(extra: &[String]) -> Vec<String> {
     fields
 }
 
-pub(crate) async fn search(ctx: &ToolCtx, p: SearchParams) -> ToolOutcome {
+pub(crate) async fn search(ctx: ToolCtx, p: SearchParams) -> ToolOutcome {
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ToolError::invalid(format!(
@@ -567,15 +579,15 @@ fn bounded_entity(entity: &Value, fields: Option<&[String]>) -> Value {
     e
 }
 
-pub(crate) async fn get_entity(ctx: &ToolCtx, p: GetEntityParams) -> ToolOutcome {
+pub(crate) async fn get_entity(ctx: ToolCtx, p: GetEntityParams) -> ToolOutcome {
     let (r, entity) = resolve(
-        ctx,
+        &ctx,
         &p.entity_ref,
         p.kind.as_deref(),
         p.namespace.as_deref(),
     )
     .await?;
-    let relations = resolve_relations(ctx, &entity).await?;
+    let relations = resolve_relations(&ctx, &entity).await?;
     to_value(GetEntityOutput {
         entity_ref: EntityRef::from_entity(&entity)
             .map(|x| x.to_string_ref())
@@ -630,7 +642,7 @@ pub(crate) fn get_entities_definition() -> ToolDef {
     }
 }
 
-pub(crate) async fn get_entities(ctx: &ToolCtx, p: GetEntitiesParams) -> ToolOutcome {
+pub(crate) async fn get_entities(ctx: ToolCtx, p: GetEntitiesParams) -> ToolOutcome {
     if p.entity_refs.is_empty() {
         return Err(ToolError::invalid(
             "`entityRefs` must name at least one entity",
@@ -771,7 +783,7 @@ fn canonical_relation(name: &str) -> Option<&'static str> {
         .find(|t| t.eq_ignore_ascii_case(name.trim()))
 }
 
-pub(crate) async fn related(ctx: &ToolCtx, p: RelatedParams) -> ToolOutcome {
+pub(crate) async fn related(ctx: ToolCtx, p: RelatedParams) -> ToolOutcome {
     let depth = p.depth.unwrap_or(1);
     if !(1..=3).contains(&depth) {
         return Err(ToolError::invalid(format!(
@@ -805,7 +817,7 @@ pub(crate) async fn related(ctx: &ToolCtx, p: RelatedParams) -> ToolOutcome {
             Some(set)
         }
     };
-    let (root_ref, root) = resolve(ctx, &p.entity_ref, p.kind.as_deref(), None).await?;
+    let (root_ref, root) = resolve(&ctx, &p.entity_ref, p.kind.as_deref(), None).await?;
     let root_str = EntityRef::from_entity(&root)
         .map(|r| r.to_string_ref())
         .unwrap_or_else(|| root_ref.to_string_ref());
@@ -981,7 +993,7 @@ pub(crate) fn facets_definition() -> ToolDef {
     }
 }
 
-pub(crate) async fn facets(ctx: &ToolCtx, p: FacetsParams) -> ToolOutcome {
+pub(crate) async fn facets(ctx: ToolCtx, p: FacetsParams) -> ToolOutcome {
     let names: Vec<String> = p
         .facets
         .iter()

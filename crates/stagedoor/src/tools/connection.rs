@@ -125,7 +125,12 @@ pub(crate) fn definition() -> ToolDef {
     }
 }
 
-pub(crate) async fn run(ctx: &ToolCtx, _p: Params) -> ToolOutcome {
+/// The diagnostics tools.
+pub(crate) fn entries() -> Vec<super::ToolEntry> {
+    vec![super::ToolEntry::new(definition(), true, run)]
+}
+
+pub(crate) async fn run(ctx: ToolCtx, _p: Params) -> ToolOutcome {
     let d = diagnose(&ctx.portal).await;
     serde_json::to_value(d).map_err(|e| super::ToolError::invalid(format!("internal: {e}")))
 }

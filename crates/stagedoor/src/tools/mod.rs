@@ -12,9 +12,12 @@ pub mod shape;
 
 use std::sync::{Arc, OnceLock};
 
+use futures::future::BoxFuture;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 pub use error::ToolError;
 
@@ -77,99 +80,124 @@ impl ToolDef {
 /// What a tool call produced: structured output, or an error the model should read.
 pub type ToolOutcome = Result<Value, ToolError>;
 
-/// Everything a tool needs to run.
+/// Everything a tool needs to run. Cheap to clone.
 #[derive(Clone)]
 pub struct ToolCtx {
     /// The portal the tools answer from.
     pub portal: Arc<Portal>,
+    /// This call: cancellation and progress.
+    pub call: CallCtx,
 }
 
-/// Which tool a name refers to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Which {
-    CheckConnection,
-    SearchCatalog,
-    GetEntity,
-    GetEntities,
-    GetRelatedEntities,
-    ListEntityFacets,
+/// One progress report of a long-running call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Monotonically increasing progress value.
+    pub progress: f64,
+    /// Total, when known.
+    pub total: Option<f64>,
+    /// A human-readable line (e.g. a scaffolder step's log line).
+    pub message: Option<String>,
 }
 
-const ALL: [Which; 6] = [
-    Which::CheckConnection,
-    Which::SearchCatalog,
-    Which::GetEntity,
-    Which::GetEntities,
-    Which::GetRelatedEntities,
-    Which::ListEntityFacets,
-];
+/// Per-call context: cancelled when the client cancels the request (or the server shuts
+/// down); `progress` is present when the client asked for progress notifications.
+#[derive(Clone, Default)]
+pub struct CallCtx {
+    /// Cancelled when the call should stop.
+    pub cancel: CancellationToken,
+    /// Where progress reports go, in order; `None` when the client gave no progress token.
+    pub progress: Option<mpsc::UnboundedSender<Progress>>,
+}
 
-fn definition(which: Which) -> ToolDef {
-    match which {
-        Which::CheckConnection => connection::definition(),
-        Which::SearchCatalog => catalog::search_definition(),
-        Which::GetEntity => catalog::get_entity_definition(),
-        Which::GetEntities => catalog::get_entities_definition(),
-        Which::GetRelatedEntities => catalog::related_definition(),
-        Which::ListEntityFacets => catalog::facets_definition(),
+impl CallCtx {
+    /// Reports progress if the client asked for it; never blocks, never fails.
+    pub fn report(&self, progress: f64, total: Option<f64>, message: impl Into<String>) {
+        if let Some(tx) = &self.progress {
+            let _ = tx.send(Progress {
+                progress,
+                total,
+                message: Some(message.into()),
+            });
+        }
     }
 }
 
-/// Every curated tool definition, in listing order (built once).
-pub fn definitions() -> &'static [ToolDef] {
-    static DEFS: OnceLock<Vec<ToolDef>> = OnceLock::new();
-    DEFS.get_or_init(|| ALL.iter().map(|w| definition(*w)).collect())
+type Runner =
+    Box<dyn Fn(ToolCtx, Map<String, Value>) -> BoxFuture<'static, ToolOutcome> + Send + Sync>;
+
+/// A tool: its definition, what it needs, and how to run it.
+pub struct ToolEntry {
+    /// The definition listed to clients.
+    pub def: ToolDef,
+    /// True when the tool needs a live Backstage (not available over a local catalog).
+    pub needs_backstage: bool,
+    run: Runner,
 }
 
-/// Looks a definition up by tool name.
-pub fn find(name: &str) -> Option<&'static ToolDef> {
-    definitions().iter().find(|d| d.name == name)
+impl ToolEntry {
+    /// A tool whose typed parameters `P` are parsed from the arguments before `run` is called;
+    /// a parse failure is an `isError` naming the offending field.
+    pub fn new<P, F, Fut>(def: ToolDef, needs_backstage: bool, run: F) -> Self
+    where
+        P: DeserializeOwned + Send + 'static,
+        F: Fn(ToolCtx, P) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ToolOutcome> + Send + 'static,
+    {
+        let name = def.name.clone();
+        let run = Arc::new(run);
+        Self {
+            def,
+            needs_backstage,
+            run: Box::new(move |ctx, args| {
+                let parsed = parse::<P>(&name, args);
+                let run = run.clone();
+                Box::pin(async move {
+                    match parsed {
+                        Ok(p) => run(ctx, p).await,
+                        Err(e) => Err(e),
+                    }
+                })
+            }),
+        }
+    }
+
+    /// Runs the tool.
+    pub async fn call(&self, ctx: ToolCtx, args: Map<String, Value>) -> ToolOutcome {
+        (self.run)(ctx, args).await
+    }
 }
 
-/// Runs the tool called `name`. `None` means no such tool (a protocol error for the caller).
-pub async fn call(ctx: &ToolCtx, name: &str, args: Map<String, Value>) -> Option<ToolOutcome> {
-    let which = ALL.into_iter().find(|w| definition_name(*w) == name)?;
-    Some(match which {
-        Which::CheckConnection => match parse::<connection::Params>(name, args) {
-            Ok(p) => connection::run(ctx, p).await,
-            Err(e) => Err(e),
-        },
-        Which::SearchCatalog => match parse(name, args) {
-            Ok(p) => catalog::search(ctx, p).await,
-            Err(e) => Err(e),
-        },
-        Which::GetEntity => match parse(name, args) {
-            Ok(p) => catalog::get_entity(ctx, p).await,
-            Err(e) => Err(e),
-        },
-        Which::GetEntities => match parse(name, args) {
-            Ok(p) => catalog::get_entities(ctx, p).await,
-            Err(e) => Err(e),
-        },
-        Which::GetRelatedEntities => match parse(name, args) {
-            Ok(p) => catalog::related(ctx, p).await,
-            Err(e) => Err(e),
-        },
-        Which::ListEntityFacets => match parse(name, args) {
-            Ok(p) => catalog::facets(ctx, p).await,
-            Err(e) => Err(e),
-        },
+/// Every curated tool, in listing order (built once). Each family module contributes its
+/// `entries()`; adding a family is one line here.
+pub fn registry() -> &'static [ToolEntry] {
+    static ALL: OnceLock<Vec<ToolEntry>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all = Vec::new();
+        all.extend(connection::entries());
+        all.extend(catalog::entries());
+        all
     })
 }
 
-fn definition_name(which: Which) -> &'static str {
-    match which {
-        Which::CheckConnection => connection::NAME,
-        Which::SearchCatalog => catalog::SEARCH,
-        Which::GetEntity => catalog::GET_ENTITY,
-        Which::GetEntities => catalog::GET_ENTITIES,
-        Which::GetRelatedEntities => catalog::RELATED,
-        Which::ListEntityFacets => catalog::FACETS,
-    }
+/// Every curated tool definition, in listing order.
+pub fn definitions() -> Vec<&'static ToolDef> {
+    registry().iter().map(|e| &e.def).collect()
+}
+
+/// Looks a tool up by name.
+pub fn find(name: &str) -> Option<&'static ToolEntry> {
+    registry().iter().find(|e| e.def.name == name)
+}
+
+/// Runs the tool called `name`. `None` means no such tool (a protocol error for the caller).
+pub async fn call(ctx: ToolCtx, name: &str, args: Map<String, Value>) -> Option<ToolOutcome> {
+    let entry = find(name)?;
+    Some(entry.call(ctx, args).await)
 }
 
 /// Parses tool arguments into typed parameters; a mismatch is an `isError` naming the field.
-fn parse<P: DeserializeOwned>(tool: &str, args: Map<String, Value>) -> Result<P, ToolError> {
+pub fn parse<P: DeserializeOwned>(tool: &str, args: Map<String, Value>) -> Result<P, ToolError> {
     serde_path_to_error::deserialize::<_, P>(Value::Object(args)).map_err(|e| {
         let path = e.path().to_string();
         let at = if path == "." {

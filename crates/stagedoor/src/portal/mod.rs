@@ -1,7 +1,8 @@
 //! The portal the tools answer from: Backstage over REST, with a bounded TTL cache of reads.
 //!
 //! Tools ask the portal, never the HTTP client directly, so caching and (later) per-principal
-//! credentials live in one place.
+//! credentials live in one place. Each tool family keeps its Backstage calls in its own file
+//! here (`impl Portal` blocks), using the shared [`Portal::cached`] helper.
 
 use std::collections::BTreeMap;
 use std::hash::Hash;
@@ -86,7 +87,8 @@ impl Portal {
         self.client.base_url()
     }
 
-    async fn cached<K, V, F>(
+    /// Returns the cached value for `key`, or runs `fetch` and caches its success.
+    pub(crate) async fn cached<K, V, F>(
         &self,
         cache: &Cache<K, Arc<V>>,
         key: K,
