@@ -147,7 +147,29 @@ pub async fn serve(settings: Settings) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let handler = Handler::new(portal.clone(), settings.server.instructions.as_deref());
+    for w in settings.warnings() {
+        tracing::warn!("{w}");
+    }
+    let audit = match &settings.audit {
+        Some(sink) => match crate::audit::AuditLog::open(
+            sink,
+            settings
+                .auth
+                .tokens
+                .iter()
+                .map(|t| t.token.expose().to_string())
+                .collect(),
+        ) {
+            Ok(log) => Some(Arc::new(log)),
+            Err(e) => {
+                eprintln!("stagedoor: cannot open the audit log: {e}");
+                return EXIT_FAILURE;
+            }
+        },
+        None => None,
+    };
+    let handler =
+        Handler::new(portal.clone(), settings.server.instructions.as_deref()).with_audit(audit);
     let shutdown = crate::shutdown::on_signal();
     let result = match settings.server.transport {
         Transport::Stdio => {
@@ -155,12 +177,9 @@ pub async fn serve(settings: Settings) -> i32 {
             transport::serve_stdio(handler, shutdown).await
         }
         Transport::Http => {
-            let app = transport::app(
-                handler,
-                transport::AppState { portal },
-                &settings.server,
-                shutdown.clone(),
-            );
+            let state = transport::AppState::new(portal, &settings);
+            state.auth.tokens().watch(shutdown.clone());
+            let app = transport::app(handler, state, &settings.server, shutdown.clone());
             transport::serve_http(
                 app,
                 settings.server.listen,
@@ -255,6 +274,9 @@ pub async fn check(settings: Settings) -> i32 {
             return EXIT_USAGE;
         }
     };
+    for w in settings.warnings() {
+        println!("warning: {w}");
+    }
     let d = connection::diagnose(&portal).await;
     println!("# Backstage at {}", d.base_url);
     println!(

@@ -10,8 +10,12 @@
 //! - [`mcp`]: the only module that speaks rmcp's types.
 //! - [`tools`]: curated tools, protocol-free; failures are `isError` results.
 //! - [`portal`]: Backstage as the tools see it (client + cache).
+//! - [`auth`]: who may call what over HTTP (tokens, OAuth), rate and stream limits.
+//! - [`audit`]: one JSON line per tool call, secrets redacted.
 //! - [`shutdown`]: one cancellation token for SIGINT/SIGTERM.
 
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod mcp;

@@ -18,6 +18,8 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::audit::{AuditLog, AuditRecord};
+use crate::auth::Principal;
 use crate::portal::Portal;
 use crate::tools::{self, CallCtx, Progress, ToolCtx, ToolDef};
 
@@ -33,7 +35,16 @@ pub struct Handler {
     portal: Arc<Portal>,
     instructions: Arc<str>,
     tools: Arc<Vec<Tool>>,
+    /// Per-user views of the portal (user tokens forwarded to Backstage), by token.
+    user_portals: moka::sync::Cache<String, Arc<Portal>>,
+    audit: Option<Arc<AuditLog>>,
+    server: Arc<str>,
 }
+
+/// Users whose portal views (and caches) are kept at once.
+const USER_PORTALS: u64 = 1_000;
+/// Cached Backstage answers per user view.
+const USER_CACHE_ENTRIES: u64 = 500;
 
 impl Handler {
     /// A handler answering from `portal`.
@@ -42,7 +53,50 @@ impl Handler {
             portal,
             instructions: instructions.unwrap_or(DEFAULT_INSTRUCTIONS).into(),
             tools: Arc::new(tools::definitions().into_iter().map(to_mcp_tool).collect()),
+            user_portals: moka::sync::Cache::builder()
+                .max_capacity(USER_PORTALS)
+                .time_to_idle(std::time::Duration::from_secs(600))
+                .build(),
+            audit: None,
+            server: "default".into(),
         }
+    }
+
+    /// Writes an audit line per tool call.
+    pub fn with_audit(mut self, audit: Option<Arc<AuditLog>>) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// The principal of a request: set by the HTTP auth layer; stdio is local.
+    fn principal(context: &RequestContext<RoleServer>) -> Principal {
+        context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Principal>())
+            .cloned()
+            .unwrap_or(Principal::Local)
+    }
+
+    /// The portal a principal's calls use: a user's own token, or the configured one.
+    fn portal_for(&self, principal: &Principal) -> Arc<Portal> {
+        match principal.backstage_token() {
+            Some(token) => self.user_portals.get_with(token.to_string(), || {
+                Arc::new(self.portal.with_token(token, USER_CACHE_ENTRIES))
+            }),
+            None => self.portal.clone(),
+        }
+    }
+
+    /// Whether the principal may see and call a tool.
+    fn allowed(&self, principal: &Principal, name: &str) -> bool {
+        let Some(r) = principal.restrictions() else {
+            return true;
+        };
+        if !r.allows_server(&self.server) {
+            return false;
+        }
+        tools::find(name).is_some_and(|e| r.allows_tool(&e.def.id, e.def.attributes.read_only))
     }
 }
 
@@ -115,9 +169,16 @@ impl ServerHandler for Handler {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items((*self.tools).clone()))
+        let principal = Self::principal(&context);
+        let visible: Vec<Tool> = self
+            .tools
+            .iter()
+            .filter(|t| self.allowed(&principal, &t.name))
+            .cloned()
+            .collect();
+        Ok(ListToolsResult::with_all_items(visible))
     }
 
     // Prompts and resources are not declared, so their list methods are "not found" rather
@@ -160,24 +221,50 @@ impl ServerHandler for Handler {
         let name = request.name.to_string();
         let args = request.arguments.unwrap_or_default();
         let started = Instant::now();
-        let ctx = ToolCtx {
-            portal: self.portal.clone(),
-            call: call_ctx(&context),
-        };
-        let Some(outcome) = tools::call(ctx, &name, args).await else {
+        let principal = Self::principal(&context);
+        let Some(entry) = tools::find(&name) else {
             return Err(McpError::invalid_params(
                 format!("Unknown tool: {name}"),
                 None,
             ));
         };
+        let audit = |outcome: &str, status: Option<u16>| {
+            if let Some(log) = &self.audit {
+                log.record(&AuditRecord {
+                    principal: &principal.key(),
+                    server: &self.server,
+                    tool: &entry.def.id,
+                    outcome,
+                    duration: started.elapsed(),
+                    backstage_status: status,
+                    arguments: &args,
+                });
+            }
+        };
+        if !self.allowed(&principal, &name) {
+            tracing::warn!(tool = %name, principal = %principal.key(), "tool call refused by token restrictions");
+            audit("denied", None);
+            return Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                ContentBlock::text(format!(
+                    "Forbidden: the credentials used may not call {name}. Ask for a token whose restrictions include it."
+                )),
+            ])));
+        }
+        let ctx = ToolCtx {
+            portal: self.portal_for(&principal),
+            call: call_ctx(&context),
+        };
+        let outcome = entry.call(ctx, args.clone()).await;
         let elapsed_ms = started.elapsed().as_millis();
         let result = match outcome {
             Ok(value) => {
-                tracing::info!(tool = %name, outcome = "ok", elapsed_ms, "tool call");
+                tracing::info!(tool = %name, principal = %principal.key(), outcome = "ok", elapsed_ms, "tool call");
+                audit("ok", None);
                 CallToolResult::structured(value)
             }
             Err(e) => {
-                tracing::info!(tool = %name, outcome = "error", status = e.status, elapsed_ms, "tool call");
+                tracing::info!(tool = %name, principal = %principal.key(), outcome = "error", status = e.status, elapsed_ms, "tool call");
+                audit("error", e.status);
                 CallToolResult::error(vec![ContentBlock::text(e.message)])
             }
         };

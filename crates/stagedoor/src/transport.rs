@@ -16,6 +16,7 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::AuthState;
 use crate::config::settings::ServerSettings;
 use crate::mcp::Handler;
 use crate::portal::Portal;
@@ -48,6 +49,89 @@ pub async fn serve_stdio(handler: Handler, shutdown: CancellationToken) -> anyho
 pub struct AppState {
     /// For `/readyz`.
     pub portal: Arc<Portal>,
+    /// Authentication, rate and stream limits of `/mcp`.
+    pub auth: Arc<AuthState>,
+    /// OAuth discovery routes (`/.well-known/...`), in OAuth mode.
+    pub discovery: Option<Router>,
+}
+
+impl AppState {
+    /// State with authentication as configured in `settings`.
+    pub fn new(portal: Arc<Portal>, settings: &crate::config::Settings) -> Self {
+        let auth = AuthState::new(
+            &settings.auth,
+            &settings.server.limits,
+            Some(portal.client()),
+        );
+        let discovery = settings.auth.oauth.as_ref().map(|o| {
+            crate::auth::metadata::routes(
+                auth.clone(),
+                o.issuer.clone(),
+                o.scopes.clone(),
+                portal.client(),
+            )
+        });
+        Self {
+            portal,
+            auth,
+            discovery,
+        }
+    }
+}
+
+/// Refuses requests whose Host is not an allowed one (for routes outside rmcp's own check).
+async fn check_host(
+    State(hosts): State<Arc<Vec<String>>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let name = match host.rsplit_once(':') {
+        Some((n, p)) if p.chars().all(|c| c.is_ascii_digit()) => n,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    if hosts.iter().any(|h| h == host || h == name) {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::FORBIDDEN,
+            "Forbidden: Host header is not allowed",
+        )
+            .into_response()
+    }
+}
+
+/// Maps the limit layers' errors: overload → 503, timeout → 504.
+async fn limit_error(err: tower::BoxError) -> axum::response::Response {
+    if err.is::<tower::load_shed::error::Overloaded>() {
+        let mut r = (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"error": {"code": 503, "message": "server busy; retry shortly"}})),
+        )
+            .into_response();
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        r
+    } else if err.is::<tower::timeout::error::Elapsed>() {
+        (
+            StatusCode::GATEWAY_TIMEOUT,
+            axum::Json(json!({"error": {"code": 504, "message": "request took too long"}})),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"error": {"code": 500, "message": "internal error"}})),
+        )
+            .into_response()
+    }
 }
 
 /// Loopback origins accepted by default (local browser tools such as the MCP Inspector UI).
@@ -105,12 +189,30 @@ pub fn app(
             StreamableHttpService::new(factory, Arc::new(NeverSessionManager::default()), config),
         )
     };
-    mcp.merge(
+    let limits = &settings.limits;
+    let mcp = mcp
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            crate::auth::layer,
+        ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(limit_error))
+                .load_shed()
+                .concurrency_limit(limits.max_concurrent_requests)
+                .timeout(limits.request_timeout),
+        );
+    let mut app = mcp.merge(
         Router::new()
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
-            .with_state(state),
-    )
+            .with_state(state.clone()),
+    );
+    if let Some(discovery) = state.discovery {
+        let hosts = Arc::new(allowed_hosts(settings));
+        app = app.merge(discovery.layer(axum::middleware::from_fn_with_state(hosts, check_host)));
+    }
+    app
 }
 
 async fn healthz() -> impl IntoResponse {

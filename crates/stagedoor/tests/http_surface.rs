@@ -47,9 +47,11 @@ fn router_with(
     let portal =
         Arc::new(Portal::new(settings.backstage.as_ref().unwrap(), &settings.cache).unwrap());
     let handler = Handler::new(portal.clone(), None);
+    let mut settings = settings;
+    settings.server = server.clone();
     app(
         handler,
-        AppState { portal },
+        AppState::new(portal, &settings),
         &server,
         CancellationToken::new(),
     )

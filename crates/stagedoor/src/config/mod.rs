@@ -8,6 +8,7 @@
 pub mod defaults;
 pub mod load;
 pub mod raw;
+pub mod security;
 pub mod settings;
 
 use std::fmt;

@@ -17,6 +17,109 @@ pub struct RawConfig {
     pub cache: Option<RawCache>,
     /// Logging (always to stderr).
     pub logging: Option<RawLogging>,
+    /// Who may call the HTTP transport.
+    pub auth: Option<RawAuth>,
+    /// The audit log of tool calls.
+    pub audit: Option<RawAudit>,
+    /// Blocks pasted from a Backstage app-config (`backend.auth.externalAccess`).
+    pub backend: Option<RawBackend>,
+}
+
+/// `auth:` block.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawAuth {
+    /// Static bearer tokens, each with a subject and optional restrictions.
+    pub tokens: Option<Vec<RawToken>>,
+    /// A YAML/JSON file holding a list of tokens (same shape), re-read when it changes.
+    pub tokens_file: Option<String>,
+    /// OAuth resource-server mode backed by Backstage's auth backend.
+    pub oauth: Option<RawOAuth>,
+}
+
+/// One static token.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawToken {
+    /// The secret bearer value.
+    pub token: String,
+    /// Who the token stands for (shown in logs and the audit log).
+    pub subject: String,
+    /// Servers it may use (default: all).
+    pub servers: Option<Vec<String>>,
+    /// Tool id globs it may list and call (default: all), e.g. `catalog:*`.
+    pub tools: Option<Vec<String>>,
+    /// Only read-only tools.
+    pub read_only: Option<bool>,
+}
+
+/// `auth.oauth:` block.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawOAuth {
+    /// Turn OAuth on.
+    pub enabled: Option<bool>,
+    /// Issuer of accepted user tokens (default `<backstage.baseUrl>/api/auth`).
+    pub issuer: Option<String>,
+    /// Scopes advertised in metadata and challenges (default `openid`).
+    pub scopes: Option<Vec<String>>,
+    /// Public URL of this server (default: from the request's Host).
+    pub public_url: Option<String>,
+}
+
+/// `audit:` block.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawAudit {
+    /// Write the audit log (default true when auth is on).
+    pub enabled: Option<bool>,
+    /// A file to append to, or `stderr` (default).
+    pub path: Option<String>,
+}
+
+/// `backend:` block, as in Backstage's app-config.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawBackend {
+    /// `backend.auth`.
+    pub auth: Option<RawBackendAuth>,
+}
+
+/// `backend.auth` block.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawBackendAuth {
+    /// Backstage's external access entries; `static` ones become stagedoor tokens.
+    pub external_access: Option<Vec<RawExternalAccess>>,
+}
+
+/// One `backend.auth.externalAccess` entry.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawExternalAccess {
+    /// `static` (others, e.g. `legacy` or `jwks`, are ignored with a warning).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `{token, subject}` for static entries.
+    pub options: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Backstage's plugin/permission restrictions (not applicable to stagedoor; ignored).
+    pub access_restrictions: Option<Vec<serde_json::Value>>,
+}
+
+/// `server.limits:` block.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawLimits {
+    /// Requests per minute per principal.
+    pub requests_per_minute: Option<u32>,
+    /// Requests a principal may burst above the steady rate.
+    pub burst: Option<u32>,
+    /// Requests in flight at once; more are shed with 503.
+    pub max_concurrent_requests: Option<usize>,
+    /// Longest time a request may take before 504.
+    pub request_timeout: Option<String>,
+    /// Open SSE streams per principal.
+    pub max_sse_streams_per_principal: Option<usize>,
 }
 
 /// `backstage:` block.
@@ -57,6 +160,8 @@ pub struct RawServer {
     pub shutdown_grace: Option<String>,
     /// Instructions sent to clients at initialization.
     pub instructions: Option<String>,
+    /// Rate, concurrency, timeout and stream limits.
+    pub limits: Option<RawLimits>,
 }
 
 /// `cache:` block.

@@ -96,6 +96,8 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// Instructions sent to clients.
     pub instructions: Option<String>,
+    /// Rate, concurrency, timeout and stream limits.
+    pub limits: super::security::LimitsSettings,
 }
 
 /// Backstage response caching.
@@ -137,9 +139,26 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// Logging.
     pub logging: LoggingSettings,
+    /// Who may call the HTTP transport.
+    pub auth: super::security::AuthSettings,
+    /// Where audit lines go, if anywhere.
+    pub audit: Option<super::security::AuditSink>,
 }
 
 impl Settings {
+    /// Warnings about a valid but risky configuration (printed by `check` and at start).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = self.auth.warnings.clone();
+        let ip = self.server.listen.ip();
+        if self.server.transport == Transport::Http && !ip.is_loopback() && !self.auth.enabled() {
+            w.push(format!(
+                "the HTTP listener {} is not on loopback and no auth is configured: anyone who can reach it can use your Backstage credentials; configure auth.tokens or auth.oauth",
+                self.server.listen
+            ));
+        }
+        w
+    }
+
     /// Validates merged raw configuration. `origin` names the layers for messages.
     pub fn from_raw(raw: RawConfig, origin: &str) -> Result<Self, ConfigError> {
         let err = |key: &str, msg: String| ConfigError::new(origin, Some(key), msg);
@@ -231,6 +250,7 @@ impl Settings {
             shutdown_grace: duration(s.shutdown_grace.as_deref(), defaults::SHUTDOWN_GRACE)
                 .map_err(|m| err("server.shutdownGrace", m))?,
             instructions: s.instructions,
+            limits: super::security::limits(s.limits, origin)?,
         };
 
         let c = raw.cache.unwrap_or_default();
@@ -254,11 +274,20 @@ impl Settings {
                 }
             },
         };
+        let auth = super::security::auth(
+            raw.auth,
+            raw.backend,
+            backstage.as_ref().map(|b| &b.base_url),
+            origin,
+        )?;
+        let audit = super::security::audit(raw.audit, auth.enabled());
         Ok(Self {
             backstage,
             server,
             cache,
             logging,
+            auth,
+            audit,
         })
     }
 
@@ -291,6 +320,7 @@ impl Settings {
                 "maxEntries": self.cache.max_entries,
             },
             "logging": {"level": self.logging.level, "format": self.logging.format},
+            "security": super::security::redacted_view(&self.auth, &self.server.limits, &self.audit),
         })
     }
 }

@@ -72,6 +72,19 @@ impl Portal {
         })
     }
 
+    /// The same Backstage with another bearer token (a user's), sharing the connection pool
+    /// but with caches of its own, since what Backstage returns depends on who asks.
+    pub fn with_token(&self, token: &str, cache_entries: u64) -> Self {
+        Self {
+            client: self.client.with_token(Some(token.to_string())),
+            token: Some(token.to_string()),
+            ttl: self.ttl,
+            entities: new_cache(cache_entries, self.ttl.max(Duration::from_millis(1))),
+            queries: new_cache(cache_entries / 4, self.ttl.max(Duration::from_millis(1))),
+            facets: new_cache(64, self.ttl.max(Duration::from_millis(1))),
+        }
+    }
+
     /// The underlying client (for probes and diagnostics).
     pub fn client(&self) -> &BackstageClient {
         &self.client
