@@ -109,6 +109,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn check_warns_about_short_tokens_and_open_listeners() {
+        let env: BTreeMap<String, String> = BTreeMap::new();
+        let dir = std::env::temp_dir().join(format!("stagedoor-warn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let open = dir.join("open.yaml");
+        std::fs::write(
+            &open,
+            "server:\n  transport: http\n  listen: 0.0.0.0:7008\n",
+        )
+        .unwrap();
+        let s = load(std::slice::from_ref(&open), &Overrides::default(), &env).unwrap();
+        assert!(
+            s.warnings().iter().any(|w| w.contains("not on loopback")),
+            "{:?}",
+            s.warnings()
+        );
+        let short = dir.join("short.yaml");
+        std::fs::write(
+            &short,
+            "server:\n  transport: http\n  listen: 0.0.0.0:7008\nauth:\n  tokens:\n    - token: abc123\n      subject: me\n",
+        )
+        .unwrap();
+        let s = load(&[short], &Overrides::default(), &env).unwrap();
+        let w = s.warnings();
+        assert!(w.iter().any(|w| w.contains("short")), "{w:?}");
+        assert!(!w.iter().any(|w| w.contains("not on loopback")), "{w:?}");
+        let local = load(&[], &Overrides::default(), &env).unwrap();
+        assert!(local.warnings().is_empty());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn files_layer_over_environment_and_flags_over_files() {
         let dir = std::env::temp_dir().join(format!("stagedoor-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
