@@ -240,10 +240,13 @@ def inspector_cli(tools_env: dict[str, str], tmp_path: Path) -> Callable[..., su
 @dataclass
 class FakeUpstream:
     """A misbehaving Backstage on 127.0.0.1. Set `.mode` per test:
-    hang | 500 | garbage | drop | 401 | ok (ok answers 200 `{}` / `[]`)."""
+    hang | 500 | garbage | drop | 401 | ok (ok answers 200 `{}` / `[]`) |
+    json (answers `.json_status` with `.json_body`, whatever the request)."""
 
     port: int
     mode: str = "500"
+    json_status: int = 200
+    json_body: Any = None
     hang_s: float = 30.0
     requests: list[tuple[str, str]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
@@ -313,6 +316,9 @@ def _make_handler(state: FakeUpstream) -> type[BaseHTTPRequestHandler]:
                 return
             if mode == "ok":
                 self._json(200, {} if "entities/by-name" in self.path else [])
+                return
+            if mode == "json":
+                self._json(state.json_status, state.json_body)
                 return
             self._json(599, {"error": {"message": f"unknown fake mode {mode}"}})
 

@@ -27,6 +27,9 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ("get_entities", {"entityRefs": ["component:default/payment-service"]}),
     ("get_related_entities", {"entityRef": "component:default/payment-service"}),
     ("list_entity_facets", {"facets": ["kind"]}),
+    ("list_api_specs", {"type": "openapi"}),
+    ("get_api_spec", {"entityRef": "api:default/payments-openapi"}),
+    ("search", {"term": "payments"}),
 ]
 
 FAULTS = ("dead_port", "hang", "500", "garbage", "drop", "401")

@@ -24,6 +24,7 @@
 //! - `response`: capped body reads, JSON decoding, Backstage error JSON.
 //! - `retry`: the full-jitter exponential backoff.
 //! - `catalog`: the catalog API (`by-query`, `by-name`, `by-refs`, `entity-facets`).
+//! - `search`: the search API (`/api/search/query`).
 //! - `entity_ref`: [`EntityRef`], Backstage entity reference parsing and formatting.
 
 mod catalog;
@@ -34,6 +35,7 @@ mod entity_ref;
 mod error;
 mod response;
 mod retry;
+mod search;
 
 pub use catalog::{BY_REFS_CHUNK_SIZE, EntityPage, EntityQuery, FacetCount, SortOrder};
 pub use client::{BackstageClient, Probe};
@@ -43,3 +45,4 @@ pub use config::{
 };
 pub use entity_ref::{DEFAULT_NAMESPACE, EntityRef, RefError};
 pub use error::BackstageError;
+pub use search::{Highlight, SearchQuery, SearchResult, SearchResultSet};

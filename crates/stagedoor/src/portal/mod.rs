@@ -18,6 +18,8 @@ use serde_json::Value;
 
 use crate::config::settings::{BackstageSettings, CacheSettings};
 
+mod search;
+
 type Facets = BTreeMap<String, Vec<FacetCount>>;
 
 /// Backstage, as the tools see it.

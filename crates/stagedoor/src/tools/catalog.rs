@@ -90,7 +90,7 @@ pub(crate) fn entries() -> Vec<super::ToolEntry> {
 // ---------------------------------------------------------------- search_catalog
 
 /// Arguments of `search_catalog`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SearchParams {
     /// Free text matched (as a substring, case-insensitive) against name, title, description and tags.
@@ -209,9 +209,10 @@ fn combined_filters(p: &SearchParams) -> Result<Vec<String>, ToolError> {
         .collect())
 }
 
-fn summary_fields(extra: &[String]) -> Vec<String> {
+fn summary_fields(extra: &[String], always: &[&str]) -> Vec<String> {
     let mut fields: Vec<String> = shape::SUMMARY_FIELDS
         .iter()
+        .chain(always)
         .map(|s| s.to_string())
         .collect();
     for f in extra {
@@ -222,7 +223,24 @@ fn summary_fields(extra: &[String]) -> Vec<String> {
     fields
 }
 
-pub(crate) async fn search(ctx: ToolCtx, p: SearchParams) -> ToolOutcome {
+/// One page of a catalog search, as `search_catalog` runs it (shared with other families
+/// that list entities, e.g. `list_api_specs`).
+pub(crate) struct CatalogPage {
+    /// The page as Backstage returned it.
+    pub page: std::sync::Arc<backstage_client::EntityPage>,
+    /// The caller's extra `fields` (carried by the cursor).
+    pub extra_fields: Vec<String>,
+    /// Our opaque cursor for the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Runs one page of the catalog search described by `p` (or its cursor). `always` are
+/// entity fields fetched besides the summary fields, for the caller's own shaping.
+pub(crate) async fn search_page(
+    ctx: &ToolCtx,
+    p: &SearchParams,
+    always: &[&str],
+) -> Result<CatalogPage, ToolError> {
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ToolError::invalid(format!(
@@ -235,7 +253,7 @@ pub(crate) async fn search(ctx: ToolCtx, p: SearchParams) -> ToolOutcome {
             let extra = p.fields.clone().unwrap_or(cursor.f);
             let q = EntityQuery {
                 cursor: Some(cursor.b),
-                fields: summary_fields(&extra),
+                fields: summary_fields(&extra, always),
                 limit: Some(limit),
                 ..Default::default()
             };
@@ -250,8 +268,8 @@ pub(crate) async fn search(ctx: ToolCtx, p: SearchParams) -> ToolOutcome {
                 .filter(|t| !t.is_empty())
                 .map(str::to_string);
             let q = EntityQuery {
-                filters: combined_filters(&p)?,
-                fields: summary_fields(&extra),
+                filters: combined_filters(p)?,
+                fields: summary_fields(&extra, always),
                 limit: Some(limit),
                 order_fields: vec![("metadata.name".into(), SortOrder::Asc)],
                 full_text_fields: if term.is_some() {
@@ -270,6 +288,27 @@ pub(crate) async fn search(ctx: ToolCtx, p: SearchParams) -> ToolOutcome {
         .query_entities(&query)
         .await
         .map_err(|e| ToolError::backstage("searching the catalog", &e))?;
+    let next_cursor = page.next_cursor.as_ref().map(|b| {
+        Cursor {
+            v: 1,
+            b: b.clone(),
+            f: extra_fields.clone(),
+        }
+        .encode()
+    });
+    Ok(CatalogPage {
+        page,
+        extra_fields,
+        next_cursor,
+    })
+}
+
+pub(crate) async fn search(ctx: ToolCtx, p: SearchParams) -> ToolOutcome {
+    let CatalogPage {
+        page,
+        extra_fields,
+        next_cursor,
+    } = search_page(&ctx, &p, &[]).await?;
     let items = page
         .items
         .iter()
@@ -281,14 +320,6 @@ pub(crate) async fn search(ctx: ToolCtx, p: SearchParams) -> ToolOutcome {
             s
         })
         .collect();
-    let next_cursor = page.next_cursor.as_ref().map(|b| {
-        Cursor {
-            v: 1,
-            b: b.clone(),
-            f: extra_fields.clone(),
-        }
-        .encode()
-    });
     to_value(SearchOutput {
         items,
         total_items: page.total_items,
@@ -296,7 +327,7 @@ pub(crate) async fn search(ctx: ToolCtx, p: SearchParams) -> ToolOutcome {
     })
 }
 
-fn to_value<T: Serialize>(out: T) -> ToolOutcome {
+pub(crate) fn to_value<T: Serialize>(out: T) -> ToolOutcome {
     serde_json::to_value(out).map_err(|e| ToolError::invalid(format!("internal: {e}")))
 }
 
@@ -364,7 +395,7 @@ fn is_not_found(e: &BackstageError) -> bool {
 }
 
 /// Resolves a lenient reference to the entity, or an error naming what was tried.
-async fn resolve(
+pub(crate) async fn resolve(
     ctx: &ToolCtx,
     input: &str,
     kind: Option<&str>,

@@ -5,9 +5,11 @@
 //! A failed Backstage call is a [`ToolError`] — an `isError` result the model can act on —
 //! never a protocol error.
 
+pub mod apis;
 pub mod catalog;
 pub mod connection;
 pub mod error;
+pub mod search;
 pub mod shape;
 
 use std::sync::{Arc, OnceLock};
@@ -176,6 +178,8 @@ pub fn registry() -> &'static [ToolEntry] {
         let mut all = Vec::new();
         all.extend(connection::entries());
         all.extend(catalog::entries());
+        all.extend(apis::entries());
+        all.extend(search::entries());
         all
     })
 }

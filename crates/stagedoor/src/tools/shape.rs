@@ -5,6 +5,7 @@ use backstage_client::EntityRef;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -188,24 +189,40 @@ pub struct Cursor {
 impl Cursor {
     /// Encodes as an opaque URL-safe string.
     pub fn encode(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        URL_SAFE_NO_PAD.encode(json)
+        encode_opaque(self)
     }
 
     /// Decodes a cursor given back by a client.
     pub fn decode(s: &str) -> Result<Self, ToolError> {
-        let bad = || {
-            ToolError::invalid(
-                "The cursor is not one this server issued (or it was altered). Repeat the search without `cursor` to start over.",
-            )
-        };
-        let bytes = URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| bad())?;
-        let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+        let restart = "Repeat the search without `cursor` to start over.";
+        let c: Cursor = decode_opaque(s, restart)?;
         if c.v != 1 || c.b.is_empty() {
-            return Err(bad());
+            return Err(bad_cursor(restart));
         }
         Ok(c)
     }
+}
+
+/// Encodes any continuation state as an opaque URL-safe cursor (base64 of its JSON).
+pub fn encode_opaque<T: Serialize>(state: &T) -> String {
+    let json = serde_json::to_vec(state).unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(json)
+}
+
+/// Decodes a cursor made by [`encode_opaque`]; `restart` tells the model how to start over
+/// when the cursor is not one this server issued.
+pub fn decode_opaque<T: DeserializeOwned>(s: &str, restart: &str) -> Result<T, ToolError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(s.trim())
+        .map_err(|_| bad_cursor(restart))?;
+    serde_json::from_slice(&bytes).map_err(|_| bad_cursor(restart))
+}
+
+/// The error for a cursor this server did not issue (or that was altered).
+pub fn bad_cursor(restart: &str) -> ToolError {
+    ToolError::invalid(format!(
+        "The cursor is not one this server issued (or it was altered). {restart}"
+    ))
 }
 
 /// Checks one value used inside a Backstage filter expression, which has no escaping.
