@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod connection;
 pub mod error;
+pub(crate) mod resolve;
 pub mod shape;
 
 use std::sync::{Arc, OnceLock};
