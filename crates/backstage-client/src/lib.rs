@@ -25,6 +25,7 @@
 //! - `retry`: the full-jitter exponential backoff.
 //! - `catalog`: the catalog API (`by-query`, `by-name`, `by-refs`, `entity-facets`).
 //! - `entity_ref`: [`EntityRef`], Backstage entity reference parsing and formatting.
+//! - `techdocs`: the TechDocs API (site metadata, static files, the sync/build stream).
 
 mod catalog;
 mod client;
@@ -34,6 +35,7 @@ mod entity_ref;
 mod error;
 mod response;
 mod retry;
+mod techdocs;
 
 pub use catalog::{BY_REFS_CHUNK_SIZE, EntityPage, EntityQuery, FacetCount, SortOrder};
 pub use client::{BackstageClient, Probe};
@@ -43,3 +45,4 @@ pub use config::{
 };
 pub use entity_ref::{DEFAULT_NAMESPACE, EntityRef, RefError};
 pub use error::BackstageError;
+pub use techdocs::{SyncOutcome, TECHDOCS_METADATA_FILE, TechDocsMetadata};
