@@ -18,6 +18,8 @@ use serde_json::Value;
 
 use crate::config::settings::{BackstageSettings, CacheSettings};
 
+mod techdocs;
+
 type Facets = BTreeMap<String, Vec<FacetCount>>;
 
 /// Backstage, as the tools see it.
@@ -28,6 +30,7 @@ pub struct Portal {
     entities: Cache<EntityRef, Arc<Value>>,
     queries: Cache<String, Arc<EntityPage>>,
     facets: Cache<String, Arc<Facets>>,
+    techdocs: techdocs::TechDocsCaches,
 }
 
 impl std::fmt::Debug for Portal {
@@ -69,6 +72,7 @@ impl Portal {
             entities: new_cache(cache.max_entries, ttl),
             queries: new_cache(cache.max_entries / 4, ttl),
             facets: new_cache(256, ttl),
+            techdocs: techdocs::TechDocsCaches::new(ttl, cache.max_entries),
         })
     }
 

@@ -10,6 +10,7 @@ pub mod connection;
 pub mod error;
 pub(crate) mod resolve;
 pub mod shape;
+pub mod techdocs;
 
 use std::sync::{Arc, OnceLock};
 
@@ -177,6 +178,7 @@ pub fn registry() -> &'static [ToolEntry] {
         let mut all = Vec::new();
         all.extend(connection::entries());
         all.extend(catalog::entries());
+        all.extend(techdocs::entries());
         all
     })
 }
