@@ -27,6 +27,8 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ("get_entities", {"entityRefs": ["component:default/payment-service"]}),
     ("get_related_entities", {"entityRef": "component:default/payment-service"}),
     ("list_entity_facets", {"facets": ["kind"]}),
+    ("get_techdocs", {"entityRef": "component:default/payment-service"}),
+    ("get_techdocs_page", {"entityRef": "component:default/payment-service", "path": "runbook/"}),
 ]
 
 FAULTS = ("dead_port", "hang", "500", "garbage", "drop", "401")
