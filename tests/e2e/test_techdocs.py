@@ -461,6 +461,7 @@ def fresh_testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FreshTes
         assert not sup.pid_alive(tb.pid), f"second testbed pid {tb.pid} still alive"
 
 
+@pytest.mark.timeout(300)  # includes starting the second testbed
 async def test_a_missing_site_is_built_on_first_read(fresh_testbed, stagedoor_http) -> None:
     tb = fresh_testbed
     static = "/api/techdocs/static/docs/default/component/td-fresh-docs/index.html"
@@ -503,6 +504,7 @@ async def test_a_missing_site_is_built_on_first_read(fresh_testbed, stagedoor_ht
     print(f"measured: first read with build {took:.2f}s, Backstage sync {build['durationMs']} ms")
 
 
+@pytest.mark.timeout(300)  # includes starting the second testbed
 async def test_a_failing_build_is_reported(fresh_testbed, stdio_stderr, stagedoor_bin) -> None:
     tb = fresh_testbed
     env = sup.base_env() | {"BACKSTAGE_BASE_URL": tb.base_url, "BACKSTAGE_TOKEN": tb.token}
