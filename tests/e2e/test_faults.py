@@ -30,6 +30,8 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ("list_api_specs", {"type": "openapi"}),
     ("get_api_spec", {"entityRef": "api:default/payments-openapi"}),
     ("search", {"term": "payments"}),
+    ("get_techdocs", {"entityRef": "component:default/payment-service"}),
+    ("get_techdocs_page", {"entityRef": "component:default/payment-service", "path": "runbook/"}),
 ]
 
 FAULTS = ("dead_port", "hang", "500", "garbage", "drop", "401")

@@ -23,6 +23,10 @@ use crate::retry;
 const POOL_MAX_IDLE_PER_HOST: usize = 16;
 /// How long an idle pooled connection is kept.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// `Accept` of JSON requests.
+const ACCEPT_JSON: &str = "application/json";
+/// `Accept` of text requests (TechDocs pages and other static files).
+const ACCEPT_TEXT: &str = "text/html, text/plain;q=0.9, */*;q=0.5";
 
 /// The result of [`BackstageClient::probe`]: an HTTP status is an answer, not an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +170,11 @@ impl BackstageClient {
         &self.shared.base
     }
 
+    /// The cap on a response body (see [`ClientConfig::max_body_bytes`]).
+    pub(crate) fn max_body_bytes(&self) -> usize {
+        self.shared.max_body_bytes
+    }
+
     /// Whether requests carry a bearer token.
     pub fn has_token(&self) -> bool {
         !matches!(self.auth, Auth::None)
@@ -219,7 +228,7 @@ impl BackstageClient {
         let url = endpoint::join(&self.shared.base, path, query)?;
         let started = Instant::now();
         let answer = self
-            .attempt(&Method::GET, &url, None, ERROR_BODY_CAP)
+            .attempt(&Method::GET, &url, None, ACCEPT_JSON, ERROR_BODY_CAP)
             .await?;
         let latency = started.elapsed();
         let (error_name, error_message) = if answer.status.is_success() {
@@ -251,9 +260,70 @@ impl BackstageClient {
         idempotent: bool,
     ) -> Result<Value, BackstageError> {
         let bytes = self
-            .execute(&method, &url, body.as_deref(), idempotent)
+            .execute(&method, &url, body.as_deref(), ACCEPT_JSON, idempotent)
             .await?;
         parse_json(&url, &bytes)
+    }
+
+    /// GETs `url` as text (retried like any idempotent read), whatever its
+    /// `Content-Type`: Backstage serves some HTML as `text/plain` on purpose. The body is
+    /// capped like every other and decoded as UTF-8 (invalid sequences become U+FFFD).
+    pub(crate) async fn request_text(&self, url: Url) -> Result<String, BackstageError> {
+        let bytes = self
+            .execute(&Method::GET, &url, None, ACCEPT_TEXT, true)
+            .await?;
+        Ok(match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// Opens a streaming GET of `url` (no retries) and returns the response once its
+    /// headers arrived with a 2xx status; the caller reads the body. Connecting and the
+    /// headers must arrive before `deadline` (`budget` is how long that was, for the
+    /// error). A non-2xx answer is read (capped) and returned as [`BackstageError::Api`].
+    pub(crate) async fn open_stream(
+        &self,
+        url: &Url,
+        accept: &'static str,
+        deadline: Instant,
+        budget: Duration,
+    ) -> Result<reqwest::Response, BackstageError> {
+        let request = self.request(&Method::GET, url, accept)?;
+        let timeout = || BackstageError::Timeout {
+            url: url.to_string(),
+            after: budget,
+        };
+        let mut response = tokio::time::timeout_at(deadline, request.send())
+            .await
+            .map_err(|_| timeout())?
+            .map_err(|e| self.transport_error(url, e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let (body, end) =
+            tokio::time::timeout_at(deadline, read_capped(&mut response, ERROR_BODY_CAP))
+                .await
+                .map_err(|_| timeout())?;
+        self.accept(
+            url,
+            Answer {
+                status,
+                body,
+                end,
+                location,
+            },
+        )?;
+        Err(BackstageError::Decode {
+            url: url.to_string(),
+            message: format!("unexpected status {status}"),
+        })
     }
 
     /// Joins raw (to be percent-encoded) segments under the base URL.
@@ -271,6 +341,7 @@ impl BackstageClient {
         method: &Method,
         url: &Url,
         body: Option<&[u8]>,
+        accept: &'static str,
         idempotent: bool,
     ) -> Result<Vec<u8>, BackstageError> {
         let max_retries = if idempotent {
@@ -281,7 +352,7 @@ impl BackstageClient {
         let mut retry = 0;
         loop {
             let result = match self
-                .attempt(method, url, body, self.shared.max_body_bytes)
+                .attempt(method, url, body, accept, self.shared.max_body_bytes)
                 .await
             {
                 Ok(answer) => self.accept(url, answer),
@@ -302,6 +373,35 @@ impl BackstageClient {
         }
     }
 
+    /// Builds a request to `url` with the bearer (if any) and `Accept: accept`.
+    ///
+    /// Defence in depth: refuses any URL outside the configured base URL, so the token only
+    /// ever goes there.
+    pub(crate) fn request(
+        &self,
+        method: &Method,
+        url: &Url,
+        accept: &'static str,
+    ) -> Result<reqwest::RequestBuilder, BackstageError> {
+        if !endpoint::is_under(&self.shared.base, url) {
+            return Err(BackstageError::Config(format!(
+                "refusing to send a request outside the configured base URL: {url}"
+            )));
+        }
+        let request = self
+            .shared
+            .http
+            .request(method.clone(), url.clone())
+            .header(ACCEPT, accept);
+        match &self.auth {
+            Auth::None => Ok(request),
+            Auth::Bearer(value) => Ok(request.header(AUTHORIZATION, value.clone())),
+            Auth::Invalid => Err(BackstageError::Config(
+                "the token contains characters that cannot be sent in an HTTP header".into(),
+            )),
+        }
+    }
+
     /// One attempt: send, then read the body up to `success_cap` (2xx) or
     /// [`ERROR_BODY_CAP`] (other statuses), all within the per-attempt timeout.
     async fn attempt(
@@ -309,28 +409,10 @@ impl BackstageClient {
         method: &Method,
         url: &Url,
         body: Option<&[u8]>,
+        accept: &'static str,
         success_cap: usize,
     ) -> Result<Answer, BackstageError> {
-        // Defence in depth: the token only ever goes under the configured base URL.
-        if !endpoint::is_under(&self.shared.base, url) {
-            return Err(BackstageError::Config(format!(
-                "refusing to send a request outside the configured base URL: {url}"
-            )));
-        }
-        let mut request = self
-            .shared
-            .http
-            .request(method.clone(), url.clone())
-            .header(ACCEPT, "application/json");
-        match &self.auth {
-            Auth::None => {}
-            Auth::Bearer(value) => request = request.header(AUTHORIZATION, value.clone()),
-            Auth::Invalid => {
-                return Err(BackstageError::Config(
-                    "the token contains characters that cannot be sent in an HTTP header".into(),
-                ));
-            }
-        }
+        let mut request = self.request(method, url, accept)?;
         if let Some(body) = body {
             request = request
                 .header(CONTENT_TYPE, "application/json")

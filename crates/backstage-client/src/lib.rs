@@ -26,6 +26,7 @@
 //! - `catalog`: the catalog API (`by-query`, `by-name`, `by-refs`, `entity-facets`).
 //! - `search`: the search API (`/api/search/query`).
 //! - `entity_ref`: [`EntityRef`], Backstage entity reference parsing and formatting.
+//! - `techdocs`: the TechDocs API (site metadata, static files, the sync/build stream).
 
 mod catalog;
 mod client;
@@ -36,6 +37,7 @@ mod error;
 mod response;
 mod retry;
 mod search;
+mod techdocs;
 
 pub use catalog::{BY_REFS_CHUNK_SIZE, EntityPage, EntityQuery, FacetCount, SortOrder};
 pub use client::{BackstageClient, Probe};
@@ -46,3 +48,4 @@ pub use config::{
 pub use entity_ref::{DEFAULT_NAMESPACE, EntityRef, RefError};
 pub use error::BackstageError;
 pub use search::{Highlight, SearchQuery, SearchResult, SearchResultSet};
+pub use techdocs::{SyncOutcome, TECHDOCS_METADATA_FILE, TechDocsMetadata};

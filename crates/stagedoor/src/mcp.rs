@@ -27,7 +27,9 @@ use crate::tools::{self, CallCtx, Progress, ToolCtx, ToolDef};
 pub const DEFAULT_INSTRUCTIONS: &str = "stagedoor answers from a Backstage developer portal. \
 Start with search_catalog to find entities (services, APIs, systems, teams), then get_entity for \
 detail and relations, get_related_entities to walk ownership and dependencies, and \
-list_entity_facets to learn valid filter values. If a call fails, check_connection says why.";
+list_entity_facets to learn valid filter values. For an entity's documentation, get_techdocs \
+lists its pages and get_techdocs_page reads one as Markdown. If a call fails, check_connection \
+says why.";
 
 /// Serves the curated tools over any rmcp transport. Cheap to clone.
 #[derive(Clone)]

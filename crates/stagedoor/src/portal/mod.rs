@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::config::settings::{BackstageSettings, CacheSettings};
 
 mod search;
+mod techdocs;
 
 type Facets = BTreeMap<String, Vec<FacetCount>>;
 
@@ -30,6 +31,7 @@ pub struct Portal {
     entities: Cache<EntityRef, Arc<Value>>,
     queries: Cache<String, Arc<EntityPage>>,
     facets: Cache<String, Arc<Facets>>,
+    techdocs: techdocs::TechDocsCaches,
 }
 
 impl std::fmt::Debug for Portal {
@@ -63,28 +65,38 @@ impl Portal {
         config.max_body_bytes = b.max_response_bytes;
         config.user_agent = format!("stagedoor/{}", env!("CARGO_PKG_VERSION"));
         let client = BackstageClient::new(config)?;
-        let ttl = cache.ttl.max(Duration::from_millis(1));
-        Ok(Self {
+        let token = b.token.as_ref().map(|t| t.expose().to_string());
+        Ok(Self::build(client, token, cache.ttl, cache.max_entries))
+    }
+
+    /// The one place a portal and all its caches are made.
+    fn build(
+        client: BackstageClient,
+        token: Option<String>,
+        ttl_setting: Duration,
+        entries: u64,
+    ) -> Self {
+        let ttl = ttl_setting.max(Duration::from_millis(1));
+        Self {
             client,
-            token: b.token.as_ref().map(|t| t.expose().to_string()),
-            ttl: cache.ttl,
-            entities: new_cache(cache.max_entries, ttl),
-            queries: new_cache(cache.max_entries / 4, ttl),
+            token,
+            ttl: ttl_setting,
+            entities: new_cache(entries, ttl),
+            queries: new_cache(entries / 4, ttl),
             facets: new_cache(256, ttl),
-        })
+            techdocs: techdocs::TechDocsCaches::new(ttl, entries),
+        }
     }
 
     /// The same Backstage with another bearer token (a user's), sharing the connection pool
     /// but with caches of its own, since what Backstage returns depends on who asks.
     pub fn with_token(&self, token: &str, cache_entries: u64) -> Self {
-        Self {
-            client: self.client.with_token(Some(token.to_string())),
-            token: Some(token.to_string()),
-            ttl: self.ttl,
-            entities: new_cache(cache_entries, self.ttl.max(Duration::from_millis(1))),
-            queries: new_cache(cache_entries / 4, self.ttl.max(Duration::from_millis(1))),
-            facets: new_cache(64, self.ttl.max(Duration::from_millis(1))),
-        }
+        Self::build(
+            self.client.with_token(Some(token.to_string())),
+            Some(token.to_string()),
+            self.ttl,
+            cache_entries,
+        )
     }
 
     /// The underlying client (for probes and diagnostics).

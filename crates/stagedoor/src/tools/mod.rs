@@ -9,8 +9,10 @@ pub mod apis;
 pub mod catalog;
 pub mod connection;
 pub mod error;
+pub(crate) mod resolve;
 pub mod search;
 pub mod shape;
+pub mod techdocs;
 
 use std::sync::{Arc, OnceLock};
 
@@ -180,6 +182,7 @@ pub fn registry() -> &'static [ToolEntry] {
         all.extend(catalog::entries());
         all.extend(apis::entries());
         all.extend(search::entries());
+        all.extend(techdocs::entries());
         all
     })
 }

@@ -261,7 +261,8 @@ fn check_params(p: &GetApiSpecParams, view: SpecView) -> Result<(), ToolError> {
 pub(super) async fn get(ctx: ToolCtx, p: GetApiSpecParams) -> ToolOutcome {
     let cursor_arg = p.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty());
     let (resolved, entity) =
-        catalog::resolve(&ctx, &p.entity_ref, Some("api"), p.namespace.as_deref()).await?;
+        super::super::resolve::resolve(&ctx, &p.entity_ref, Some("api"), p.namespace.as_deref())
+            .await?;
     let api_ref = shape::entity_ref_of(&entity).unwrap_or_else(|| resolved.to_string_ref());
     if !entity
         .get("kind")
