@@ -24,6 +24,7 @@
 //! - `response`: capped body reads, JSON decoding, Backstage error JSON.
 //! - `retry`: the full-jitter exponential backoff.
 //! - `catalog`: the catalog API (`by-query`, `by-name`, `by-refs`, `entity-facets`).
+//! - `scaffolder`: the scaffolder API (parameter schemas, tasks, events, cancel, dry run).
 //! - `entity_ref`: [`EntityRef`], Backstage entity reference parsing and formatting.
 
 mod catalog;
@@ -34,6 +35,7 @@ mod entity_ref;
 mod error;
 mod response;
 mod retry;
+mod scaffolder;
 
 pub use catalog::{BY_REFS_CHUNK_SIZE, EntityPage, EntityQuery, FacetCount, SortOrder};
 pub use client::{BackstageClient, Probe};
@@ -43,3 +45,7 @@ pub use config::{
 };
 pub use entity_ref::{DEFAULT_NAMESPACE, EntityRef, RefError};
 pub use error::BackstageError;
+pub use scaffolder::{
+    DryRun, DryRunFile, DryRunResult, EVENTS_LONG_POLL, NewTask, ParameterSchema, ParameterStep,
+    TASK_STATUSES, Task, TaskEvent, TaskList, TaskListQuery, is_final_status,
+};
