@@ -19,29 +19,38 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 
 use crate::portal::Portal;
-use crate::tools::{self, CallCtx, Progress, ToolCtx, ToolDef};
+use crate::tools::{self, CallCtx, Progress, ToolCtx, ToolDef, ToolPolicy};
 
 /// Default instructions sent to clients at initialization.
 pub const DEFAULT_INSTRUCTIONS: &str = "stagedoor answers from a Backstage developer portal. \
 Start with search_catalog to find entities (services, APIs, systems, teams), then get_entity for \
 detail and relations, get_related_entities to walk ownership and dependencies, and \
-list_entity_facets to learn valid filter values. If a call fails, check_connection says why.";
+list_entity_facets to learn valid filter values. To create something from a software template: \
+list_templates, get_template (fields and how to fill pickers), validate_template_values, then \
+run_template (wait: true follows the task) and get_task_status. If a call fails, check_connection \
+says why.";
 
 /// Serves the curated tools over any rmcp transport. Cheap to clone.
 #[derive(Clone)]
 pub struct Handler {
     portal: Arc<Portal>,
     instructions: Arc<str>,
+    policy: Arc<ToolPolicy>,
     tools: Arc<Vec<Tool>>,
 }
 
 impl Handler {
-    /// A handler answering from `portal`.
-    pub fn new(portal: Arc<Portal>, instructions: Option<&str>) -> Self {
+    /// A handler answering from `portal` with the tools `policy` exposes.
+    pub fn new(portal: Arc<Portal>, instructions: Option<&str>, policy: ToolPolicy) -> Self {
+        let tools = tools::policy::exposed(&policy)
+            .into_iter()
+            .map(|e| to_mcp_tool(&e.def))
+            .collect();
         Self {
             portal,
             instructions: instructions.unwrap_or(DEFAULT_INSTRUCTIONS).into(),
-            tools: Arc::new(tools::definitions().into_iter().map(to_mcp_tool).collect()),
+            policy: Arc::new(policy),
+            tools: Arc::new(tools),
         }
     }
 }
@@ -93,9 +102,17 @@ pub fn to_mcp_tool(d: &ToolDef) -> Tool {
     tool
 }
 
-/// The `tools/list` payload, as JSON (for `stagedoor tools --json` and the golden file).
+/// The `tools/list` payload of every tool, as JSON (the golden file).
 pub fn tool_list_json() -> Value {
-    let tools: Vec<Tool> = tools::definitions().into_iter().map(to_mcp_tool).collect();
+    tool_list_json_for(&ToolPolicy::default())
+}
+
+/// The `tools/list` payload a server with `policy` sends, as JSON (`stagedoor tools --json`).
+pub fn tool_list_json_for(policy: &ToolPolicy) -> Value {
+    let tools: Vec<Tool> = tools::policy::exposed(policy)
+        .into_iter()
+        .map(|e| to_mcp_tool(&e.def))
+        .collect();
     serde_json::to_value(tools).unwrap_or(Value::Null)
 }
 
@@ -164,12 +181,20 @@ impl ServerHandler for Handler {
             portal: self.portal.clone(),
             call: call_ctx(&context),
         };
-        let Some(outcome) = tools::call(ctx, &name, args).await else {
+        let Some(entry) = tools::find(&name) else {
             return Err(McpError::invalid_params(
                 format!("Unknown tool: {name}"),
                 None,
             ));
         };
+        // A tool the policy hides is refused as a tool result, so the model reads why.
+        if let Some(why) = self.policy.refusal(&entry.def) {
+            tracing::info!(tool = %name, outcome = "refused", "tool call");
+            return Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                ContentBlock::text(why),
+            ])));
+        }
+        let outcome = entry.call(ctx, args).await;
         let elapsed_ms = started.elapsed().as_millis();
         let result = match outcome {
             Ok(value) => {

@@ -58,6 +58,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `--backstage-url`.
     pub base_url: Option<String>,
+    /// `--read-only` (only ever turns read-only on).
+    pub read_only: bool,
 }
 
 /// Loads every layer and validates the result.
@@ -80,6 +82,9 @@ pub fn load(
     }
     if let Some(l) = &overrides.listen {
         server.insert("listen".into(), l.clone().into());
+    }
+    if overrides.read_only {
+        server.insert("readOnly".into(), true.into());
     }
     if !server.is_empty() {
         cli.insert("server".into(), server.into());

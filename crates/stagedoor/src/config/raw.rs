@@ -57,6 +57,8 @@ pub struct RawServer {
     pub shutdown_grace: Option<String>,
     /// Instructions sent to clients at initialization.
     pub instructions: Option<String>,
+    /// Serve only tools that change nothing (hides run_template, cancel_task, ...).
+    pub read_only: Option<bool>,
 }
 
 /// `cache:` block.

@@ -96,6 +96,8 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// Instructions sent to clients.
     pub instructions: Option<String>,
+    /// Only tools that change nothing are listed and callable.
+    pub read_only: bool,
 }
 
 /// Backstage response caching.
@@ -231,6 +233,7 @@ impl Settings {
             shutdown_grace: duration(s.shutdown_grace.as_deref(), defaults::SHUTDOWN_GRACE)
                 .map_err(|m| err("server.shutdownGrace", m))?,
             instructions: s.instructions,
+            read_only: s.read_only.unwrap_or(false),
         };
 
         let c = raw.cache.unwrap_or_default();
@@ -285,6 +288,7 @@ impl Settings {
                 "maxRequestBodyBytes": self.server.max_request_body_bytes,
                 "shutdownGrace": humantime::format_duration(self.server.shutdown_grace).to_string(),
                 "instructions": self.server.instructions,
+                "readOnly": self.server.read_only,
             },
             "cache": {
                 "ttl": humantime::format_duration(self.cache.ttl).to_string(),

@@ -8,6 +8,8 @@
 pub mod catalog;
 pub mod connection;
 pub mod error;
+pub mod policy;
+pub mod scaffolder;
 pub mod shape;
 
 use std::sync::{Arc, OnceLock};
@@ -20,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ToolError;
+pub use policy::ToolPolicy;
 
 use crate::portal::Portal;
 
@@ -176,6 +179,7 @@ pub fn registry() -> &'static [ToolEntry] {
         let mut all = Vec::new();
         all.extend(connection::entries());
         all.extend(catalog::entries());
+        all.extend(scaffolder::entries());
         all
     })
 }
