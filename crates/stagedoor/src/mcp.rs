@@ -17,6 +17,7 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
+use tokio::task::JoinHandle;
 
 use crate::portal::Portal;
 use crate::tools::{self, CallCtx, Progress, ToolCtx, ToolDef, ToolPolicy};
@@ -55,13 +56,20 @@ impl Handler {
     }
 }
 
+/// How long a finished call waits for its queued progress notifications to go out.
+const PROGRESS_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Builds the per-call context: the request's cancellation token, and a progress channel
 /// forwarded in order as `notifications/progress` when the client sent a progress token.
-fn call_ctx(context: &RequestContext<RoleServer>) -> CallCtx {
+/// The returned handle ends once every queued notification was sent (after the context and
+/// its clones are dropped); the response must wait for it, or a client may see the result
+/// before the last progress lines and drop them as late.
+fn call_ctx(context: &RequestContext<RoleServer>) -> (CallCtx, Option<JoinHandle<()>>) {
+    let mut forwarder = None;
     let progress = context.meta.get_progress_token().map(|token| {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
         let peer = context.peer.clone();
-        tokio::spawn(async move {
+        forwarder = Some(tokio::spawn(async move {
             while let Some(p) = rx.recv().await {
                 let mut param = ProgressNotificationParam::new(token.clone(), p.progress);
                 param.total = p.total;
@@ -71,13 +79,14 @@ fn call_ctx(context: &RequestContext<RoleServer>) -> CallCtx {
                     break;
                 }
             }
-        });
+        }));
         tx
     });
-    CallCtx {
+    let ctx = CallCtx {
         cancel: context.ct.clone(),
         progress,
-    }
+    };
+    (ctx, forwarder)
 }
 
 /// Converts a tool definition into its MCP form.
@@ -177,9 +186,10 @@ impl ServerHandler for Handler {
         let name = request.name.to_string();
         let args = request.arguments.unwrap_or_default();
         let started = Instant::now();
+        let (call, progress_sent) = call_ctx(&context);
         let ctx = ToolCtx {
             portal: self.portal.clone(),
-            call: call_ctx(&context),
+            call,
         };
         let Some(entry) = tools::find(&name) else {
             return Err(McpError::invalid_params(
@@ -195,6 +205,11 @@ impl ServerHandler for Handler {
             ])));
         }
         let outcome = entry.call(ctx, args).await;
+        if let Some(sent) = progress_sent
+            && tokio::time::timeout(PROGRESS_DRAIN, sent).await.is_err()
+        {
+            tracing::debug!(tool = %name, "progress notifications still queued; answering anyway");
+        }
         let elapsed_ms = started.elapsed().as_millis();
         let result = match outcome {
             Ok(value) => {
