@@ -154,4 +154,35 @@ mod tests {
         assert!(missing.to_string().contains("nope.yaml"));
         std::fs::remove_dir_all(&dir).ok();
     }
+
+    #[test]
+    fn read_only_comes_from_the_file_or_the_flag() {
+        let dir = std::env::temp_dir().join(format!("stagedoor-ro-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ro = dir.join("ro.yaml");
+        let bad = dir.join("bad.yaml");
+        std::fs::write(&ro, "server:\n  readOnly: true\n").unwrap();
+        std::fs::write(&bad, "server:\n  readOnly: sometimes\n").unwrap();
+        let env: BTreeMap<String, String> = BTreeMap::new();
+        let off = load(&[], &Overrides::default(), &env).unwrap();
+        assert!(!off.server.read_only);
+        assert!(
+            load(&[ro], &Overrides::default(), &env)
+                .unwrap()
+                .server
+                .read_only
+        );
+        let flag = Overrides {
+            read_only: true,
+            ..Default::default()
+        };
+        let on = load(&[], &flag, &env).unwrap();
+        assert!(on.server.read_only);
+        assert_eq!(on.redacted_view()["server"]["readOnly"], true);
+        let e = load(&[bad], &Overrides::default(), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad.yaml") && e.contains("readOnly"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

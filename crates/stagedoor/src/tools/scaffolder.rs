@@ -86,7 +86,11 @@ async fn entity_of(ctx: &ToolCtx, r: &EntityRef) -> Result<Arc<Value>, ToolError
 async fn not_found(ctx: &ToolCtx, r: &EntityRef) -> ToolError {
     let q = EntityQuery {
         filters: vec!["kind=template".into()],
-        fields: vec!["metadata.name".into(), "metadata.namespace".into()],
+        fields: vec![
+            "kind".into(),
+            "metadata.name".into(),
+            "metadata.namespace".into(),
+        ],
         limit: Some(500),
         ..Default::default()
     };

@@ -32,8 +32,10 @@ pub const RUN: &str = "run_template";
 /// Name of the dry run.
 pub const DRY_RUN: &str = "dry_run_template";
 
-/// Default bound on `wait: true`, in seconds.
-pub const DEFAULT_MAX_WAIT_SECS: u64 = 120;
+/// Default bound on `wait: true`, in seconds: below the 60 s request timeout many MCP clients
+/// use (the TypeScript SDK's default), so a long task comes back as "still running" instead
+/// of the client giving up, which would cancel the call and with it the task.
+pub const DEFAULT_MAX_WAIT_SECS: u64 = 50;
 /// Largest `maxWaitSeconds` accepted.
 pub const MAX_WAIT_SECS: u64 = 600;
 const DEFAULT_TAIL: usize = 20;
@@ -59,8 +61,10 @@ pub struct RunParams {
     /// progress notification, and return its final status, output and log tail. Default
     /// false: return the task id at once.
     pub wait: Option<bool>,
-    /// With `wait`: give up waiting after this many seconds, 1 to 600 (default 120). The
-    /// task keeps running; follow it with get_task_status.
+    /// With `wait`: stop waiting after this many seconds, 1 to 600 (default 50, under common
+    /// client request timeouts). The task keeps running; follow it with get_task_status.
+    /// Raise it only if the client allows long calls: a client that gives up cancels the call,
+    /// and that cancels the task.
     #[schemars(range(min = 1, max = 600))]
     pub max_wait_seconds: Option<u64>,
     /// With `wait`: how many of the last log lines to return, 0 to 200 (default 20).
@@ -125,6 +129,7 @@ pub(crate) async fn run(ctx: ToolCtx, p: RunParams) -> ToolOutcome {
         )));
     }
     let template = r.to_string_ref();
+    check_secrets(p.secrets.as_ref())?;
     let schema = schema_of(&ctx, &r).await?;
     let checked = values::check(&schema.steps, &p.values);
     if !checked.valid {
@@ -317,6 +322,24 @@ async fn follow(
     })
 }
 
+/// Backstage takes secrets as strings only; the names (never the values) of others are reported.
+fn check_secrets(secrets: Option<&Map<String, Value>>) -> Result<(), ToolError> {
+    let bad: Vec<&str> = secrets
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| !v.is_string())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(ToolError::invalid(format!(
+            "`secrets` values must be strings; not a string: {}",
+            bad.join(", ")
+        )))
+    }
+}
+
 fn following_error(id: &str, e: &BackstageError) -> ToolError {
     let mut err = task_error(id, "following", e);
     err.message.push_str(&format!(
@@ -395,6 +418,7 @@ pub(crate) fn dry_run_definition() -> ToolDef {
 pub(crate) async fn dry_run(ctx: ToolCtx, p: DryRunParams) -> ToolOutcome {
     let r = template_ref(&p.template_ref)?;
     let template = r.to_string_ref();
+    check_secrets(p.secrets.as_ref())?;
     let (schema, entity) = futures::join!(schema_of(&ctx, &r), entity_of(&ctx, &r));
     let (schema, entity) = (schema?, entity?);
     let checked = values::check(&schema.steps, &p.values);
