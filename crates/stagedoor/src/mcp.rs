@@ -47,9 +47,18 @@ impl Handler {
             .into_iter()
             .map(|e| to_mcp_tool(&e.def))
             .collect();
+        let instructions: Arc<str> = match instructions {
+            Some(i) => i.into(),
+            None if policy.read_only => format!(
+                "{DEFAULT_INSTRUCTIONS} This server is read-only: templates can be listed, \
+                 inspected, validated and dry-run, but not run, and tasks cannot be cancelled."
+            )
+            .into(),
+            None => DEFAULT_INSTRUCTIONS.into(),
+        };
         Self {
             portal,
-            instructions: instructions.unwrap_or(DEFAULT_INSTRUCTIONS).into(),
+            instructions,
             policy: Arc::new(policy),
             tools: Arc::new(tools),
         }
