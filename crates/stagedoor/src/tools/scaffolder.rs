@@ -9,6 +9,7 @@
 //! never becomes a half-run task.
 
 pub mod fields;
+pub mod guidance;
 pub mod report;
 pub mod run;
 pub mod tasks;

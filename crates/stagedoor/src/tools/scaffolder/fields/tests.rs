@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::tools::scaffolder::guidance::catalog_arguments;
 
 fn step(title: &str, schema: Value) -> ParameterStep {
     ParameterStep {
