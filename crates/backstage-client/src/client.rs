@@ -190,6 +190,25 @@ impl BackstageClient {
         }
     }
 
+    /// Same client, pool and bearer, with a different per-attempt timeout: for long polls
+    /// that Backstage deliberately holds open (the scaffolder's task events wait up to
+    /// 30 s for news), and for short "is there anything yet?" reads of the same endpoints.
+    pub fn with_timeout(&self, timeout: Duration) -> Self {
+        let s = &self.shared;
+        Self {
+            shared: Arc::new(Shared {
+                http: s.http.clone(),
+                base: s.base.clone(),
+                timeout: timeout.max(Duration::from_millis(1)),
+                connect_timeout: s.connect_timeout,
+                max_retries: s.max_retries,
+                retry_base_delay: s.retry_base_delay,
+                max_body_bytes: s.max_body_bytes,
+            }),
+            auth: self.auth.clone(),
+        }
+    }
+
     /// GETs a JSON document from `path` under the base URL (e.g.
     /// `/api/catalog/entity-facets`) with `query` pairs (repeated keys allowed).
     /// Retried per [`BackstageError::is_retryable`]. An empty 2xx body yields `Value::Null`.

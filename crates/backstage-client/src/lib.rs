@@ -25,6 +25,7 @@
 //! - `retry`: the full-jitter exponential backoff.
 //! - `catalog`: the catalog API (`by-query`, `by-name`, `by-refs`, `entity-facets`).
 //! - `search`: the search API (`/api/search/query`).
+//! - `scaffolder`: the scaffolder API (parameter schemas, tasks, events, cancel, dry run).
 //! - `entity_ref`: [`EntityRef`], Backstage entity reference parsing and formatting.
 //! - `techdocs`: the TechDocs API (site metadata, static files, the sync/build stream).
 
@@ -36,6 +37,7 @@ mod entity_ref;
 mod error;
 mod response;
 mod retry;
+mod scaffolder;
 mod search;
 mod techdocs;
 
@@ -47,5 +49,9 @@ pub use config::{
 };
 pub use entity_ref::{DEFAULT_NAMESPACE, EntityRef, RefError};
 pub use error::BackstageError;
+pub use scaffolder::{
+    DryRun, DryRunFile, DryRunResult, EVENTS_LONG_POLL, NewTask, ParameterSchema, ParameterStep,
+    TASK_STATUSES, Task, TaskEvent, TaskList, TaskListQuery, is_final_status,
+};
 pub use search::{Highlight, SearchQuery, SearchResult, SearchResultSet};
 pub use techdocs::{SyncOutcome, TECHDOCS_METADATA_FILE, TechDocsMetadata};

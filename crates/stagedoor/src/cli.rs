@@ -10,7 +10,7 @@ use crate::config::settings::LogFormat;
 use crate::config::{self, ConfigError, Env, Overrides, Settings, Transport};
 use crate::mcp::{self, Handler};
 use crate::portal::Portal;
-use crate::tools::{self, connection};
+use crate::tools::{self, ToolPolicy, connection};
 use crate::transport;
 
 /// Exit code: success.
@@ -28,8 +28,8 @@ Examples:
   # Serve Streamable HTTP on 127.0.0.1:7008/mcp:
   stagedoor serve --transport http --config stagedoor.yaml
 
-  # What tools would a config expose?
-  stagedoor tools --config stagedoor.yaml
+  # What tools would a config expose? (--read-only: only those that change nothing)
+  stagedoor tools --config stagedoor.yaml [--read-only]
 
   # Validate config and probe Backstage (exit 0 when healthy):
   stagedoor check --config stagedoor.yaml
@@ -58,6 +58,9 @@ pub struct ConfigArgs {
     /// Backstage backend URL (overrides config and BACKSTAGE_BASE_URL).
     #[arg(long, value_name = "URL")]
     pub backstage_url: Option<String>,
+    /// Serve only tools that change nothing in Backstage (sets server.readOnly).
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 /// The subcommands.
@@ -105,6 +108,7 @@ pub fn load_settings(
             transport,
             listen,
             base_url: args.backstage_url.clone(),
+            read_only: args.read_only,
         },
         env,
     )
@@ -168,8 +172,12 @@ pub async fn serve(settings: Settings) -> i32 {
         },
         None => None,
     };
-    let handler =
-        Handler::new(portal.clone(), settings.server.instructions.as_deref()).with_audit(audit);
+    let handler = Handler::new(
+        portal.clone(),
+        settings.server.instructions.as_deref(),
+        ToolPolicy::from_settings(&settings.server),
+    )
+    .with_audit(audit);
     let shutdown = crate::shutdown::on_signal();
     let result = match settings.server.transport {
         Transport::Stdio => {
@@ -215,14 +223,18 @@ fn annotations_label(a: tools::Attributes) -> String {
     s
 }
 
-/// `stagedoor tools`: prints the tools as a table or JSON.
-pub fn list_tools(_settings: &Settings, json_out: bool) -> i32 {
-    let defs = tools::definitions();
+/// `stagedoor tools`: prints the tools the config exposes, as a table or JSON.
+pub fn list_tools(settings: &Settings, json_out: bool) -> i32 {
+    let policy = ToolPolicy::from_settings(&settings.server);
+    let defs: Vec<&tools::ToolDef> = tools::policy::exposed(&policy)
+        .into_iter()
+        .map(|e| &e.def)
+        .collect();
     if json_out {
         let listed: Vec<Value> = defs
             .iter()
             .zip(
-                mcp::tool_list_json()
+                mcp::tool_list_json_for(&policy)
                     .as_array()
                     .cloned()
                     .unwrap_or_default(),
@@ -257,6 +269,11 @@ pub fn list_tools(_settings: &Settings, json_out: bool) -> i32 {
         );
     }
     println!("\nHINTS: R read-only, D destructive, I idempotent.");
+    if policy.read_only {
+        println!(
+            "Read-only (server.readOnly / --read-only): tools that change something are not served."
+        );
+    }
     EXIT_OK
 }
 

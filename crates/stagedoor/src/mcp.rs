@@ -17,18 +17,21 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
+use tokio::task::JoinHandle;
 
 use crate::audit::{AuditLog, AuditRecord};
 use crate::auth::Principal;
 use crate::portal::Portal;
-use crate::tools::{self, CallCtx, Progress, ToolCtx, ToolDef};
+use crate::tools::{self, CallCtx, Progress, ToolCtx, ToolDef, ToolPolicy};
 
 /// Default instructions sent to clients at initialization.
 pub const DEFAULT_INSTRUCTIONS: &str = "stagedoor answers from a Backstage developer portal. \
 Start with search_catalog to find entities (services, APIs, systems, teams), then get_entity for \
 detail and relations, get_related_entities to walk ownership and dependencies, and \
 list_entity_facets to learn valid filter values. For an entity's documentation, get_techdocs \
-lists its pages and get_techdocs_page reads one as Markdown. If a call fails, check_connection \
+lists its pages and get_techdocs_page reads one as Markdown. To create something from a software \
+template: list_templates, get_template (fields and how to fill pickers), validate_template_values, \
+then run_template (wait: true follows the task) and get_task_status. If a call fails, check_connection \
 says why.";
 
 /// Serves the curated tools over any rmcp transport. Cheap to clone.
@@ -36,6 +39,7 @@ says why.";
 pub struct Handler {
     portal: Arc<Portal>,
     instructions: Arc<str>,
+    policy: Arc<ToolPolicy>,
     tools: Arc<Vec<Tool>>,
     /// Per-user views of the portal (user tokens forwarded to Backstage), by token.
     user_portals: moka::sync::Cache<String, Arc<Portal>>,
@@ -49,12 +53,26 @@ const USER_PORTALS: u64 = 1_000;
 const USER_CACHE_ENTRIES: u64 = 500;
 
 impl Handler {
-    /// A handler answering from `portal`.
-    pub fn new(portal: Arc<Portal>, instructions: Option<&str>) -> Self {
+    /// A handler answering from `portal` with the tools `policy` exposes.
+    pub fn new(portal: Arc<Portal>, instructions: Option<&str>, policy: ToolPolicy) -> Self {
+        let tools = tools::policy::exposed(&policy)
+            .into_iter()
+            .map(|e| to_mcp_tool(&e.def))
+            .collect();
+        let instructions: Arc<str> = match instructions {
+            Some(i) => i.into(),
+            None if policy.read_only => format!(
+                "{DEFAULT_INSTRUCTIONS} This server is read-only: templates can be listed, \
+                 inspected, validated and dry-run, but not run, and tasks cannot be cancelled."
+            )
+            .into(),
+            None => DEFAULT_INSTRUCTIONS.into(),
+        };
         Self {
             portal,
-            instructions: instructions.unwrap_or(DEFAULT_INSTRUCTIONS).into(),
-            tools: Arc::new(tools::definitions().into_iter().map(to_mcp_tool).collect()),
+            instructions,
+            policy: Arc::new(policy),
+            tools: Arc::new(tools),
             user_portals: moka::sync::Cache::builder()
                 .max_capacity(USER_PORTALS)
                 .time_to_idle(std::time::Duration::from_secs(600))
@@ -102,13 +120,20 @@ impl Handler {
     }
 }
 
+/// How long a finished call waits for its queued progress notifications to go out.
+const PROGRESS_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Builds the per-call context: the request's cancellation token, and a progress channel
 /// forwarded in order as `notifications/progress` when the client sent a progress token.
-fn call_ctx(context: &RequestContext<RoleServer>) -> CallCtx {
+/// The returned handle ends once every queued notification was sent (after the context and
+/// its clones are dropped); the response must wait for it, or a client may see the result
+/// before the last progress lines and drop them as late.
+fn call_ctx(context: &RequestContext<RoleServer>) -> (CallCtx, Option<JoinHandle<()>>) {
+    let mut forwarder = None;
     let progress = context.meta.get_progress_token().map(|token| {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
         let peer = context.peer.clone();
-        tokio::spawn(async move {
+        forwarder = Some(tokio::spawn(async move {
             while let Some(p) = rx.recv().await {
                 let mut param = ProgressNotificationParam::new(token.clone(), p.progress);
                 param.total = p.total;
@@ -118,13 +143,14 @@ fn call_ctx(context: &RequestContext<RoleServer>) -> CallCtx {
                     break;
                 }
             }
-        });
+        }));
         tx
     });
-    CallCtx {
+    let ctx = CallCtx {
         cancel: context.ct.clone(),
         progress,
-    }
+    };
+    (ctx, forwarder)
 }
 
 /// Converts a tool definition into its MCP form.
@@ -149,9 +175,17 @@ pub fn to_mcp_tool(d: &ToolDef) -> Tool {
     tool
 }
 
-/// The `tools/list` payload, as JSON (for `stagedoor tools --json` and the golden file).
+/// The `tools/list` payload of every tool, as JSON (the golden file).
 pub fn tool_list_json() -> Value {
-    let tools: Vec<Tool> = tools::definitions().into_iter().map(to_mcp_tool).collect();
+    tool_list_json_for(&ToolPolicy::default())
+}
+
+/// The `tools/list` payload a server with `policy` sends, as JSON (`stagedoor tools --json`).
+pub fn tool_list_json_for(policy: &ToolPolicy) -> Value {
+    let tools: Vec<Tool> = tools::policy::exposed(policy)
+        .into_iter()
+        .map(|e| to_mcp_tool(&e.def))
+        .collect();
     serde_json::to_value(tools).unwrap_or(Value::Null)
 }
 
@@ -243,6 +277,15 @@ impl ServerHandler for Handler {
                 });
             }
         };
+        // A tool the server policy hides (e.g. read-only mode) is refused as a tool result,
+        // so the model reads why.
+        if let Some(why) = self.policy.refusal(&entry.def) {
+            tracing::info!(tool = %name, outcome = "refused", "tool call");
+            audit("denied", None);
+            return Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                ContentBlock::text(why),
+            ])));
+        }
         if !self.allowed(&principal, &name) {
             tracing::warn!(tool = %name, principal = %principal.key(), "tool call refused by token restrictions");
             audit("denied", None);
@@ -252,11 +295,17 @@ impl ServerHandler for Handler {
                 )),
             ])));
         }
+        let (call, progress_sent) = call_ctx(&context);
         let ctx = ToolCtx {
             portal: self.portal_for(&principal),
-            call: call_ctx(&context),
+            call,
         };
         let outcome = entry.call(ctx, args.clone()).await;
+        if let Some(sent) = progress_sent
+            && tokio::time::timeout(PROGRESS_DRAIN, sent).await.is_err()
+        {
+            tracing::debug!(tool = %name, "progress notifications still queued; answering anyway");
+        }
         let elapsed_ms = started.elapsed().as_millis();
         let result = match outcome {
             Ok(value) => {

@@ -46,7 +46,7 @@ fn router_with(
     tweak(&mut server);
     let portal =
         Arc::new(Portal::new(settings.backstage.as_ref().unwrap(), &settings.cache).unwrap());
-    let handler = Handler::new(portal.clone(), None);
+    let handler = Handler::new(portal.clone(), None, Default::default());
     let mut settings = settings;
     settings.server = server.clone();
     app(

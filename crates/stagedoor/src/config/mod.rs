@@ -59,6 +59,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `--backstage-url`.
     pub base_url: Option<String>,
+    /// `--read-only` (only ever turns read-only on).
+    pub read_only: bool,
 }
 
 /// Loads every layer and validates the result.
@@ -81,6 +83,9 @@ pub fn load(
     }
     if let Some(l) = &overrides.listen {
         server.insert("listen".into(), l.clone().into());
+    }
+    if overrides.read_only {
+        server.insert("readOnly".into(), true.into());
     }
     if !server.is_empty() {
         cli.insert("server".into(), server.into());
@@ -180,6 +185,37 @@ mod tests {
         assert_eq!(s.server.listen.to_string(), "127.0.0.1:9200");
         let missing = load(&[dir.join("nope.yaml")], &Overrides::default(), &env).unwrap_err();
         assert!(missing.to_string().contains("nope.yaml"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn read_only_comes_from_the_file_or_the_flag() {
+        let dir = std::env::temp_dir().join(format!("stagedoor-ro-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ro = dir.join("ro.yaml");
+        let bad = dir.join("bad.yaml");
+        std::fs::write(&ro, "server:\n  readOnly: true\n").unwrap();
+        std::fs::write(&bad, "server:\n  readOnly: sometimes\n").unwrap();
+        let env: BTreeMap<String, String> = BTreeMap::new();
+        let off = load(&[], &Overrides::default(), &env).unwrap();
+        assert!(!off.server.read_only);
+        assert!(
+            load(&[ro], &Overrides::default(), &env)
+                .unwrap()
+                .server
+                .read_only
+        );
+        let flag = Overrides {
+            read_only: true,
+            ..Default::default()
+        };
+        let on = load(&[], &flag, &env).unwrap();
+        assert!(on.server.read_only);
+        assert_eq!(on.redacted_view()["server"]["readOnly"], true);
+        let e = load(&[bad], &Overrides::default(), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad.yaml") && e.contains("readOnly"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

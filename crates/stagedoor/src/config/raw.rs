@@ -162,6 +162,8 @@ pub struct RawServer {
     pub instructions: Option<String>,
     /// Rate, concurrency, timeout and stream limits.
     pub limits: Option<RawLimits>,
+    /// Serve only tools that change nothing (hides run_template, cancel_task, ...).
+    pub read_only: Option<bool>,
 }
 
 /// `cache:` block.

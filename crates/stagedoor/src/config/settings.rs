@@ -98,6 +98,8 @@ pub struct ServerSettings {
     pub instructions: Option<String>,
     /// Rate, concurrency, timeout and stream limits.
     pub limits: super::security::LimitsSettings,
+    /// Only tools that change nothing are listed and callable.
+    pub read_only: bool,
 }
 
 /// Backstage response caching.
@@ -251,6 +253,7 @@ impl Settings {
                 .map_err(|m| err("server.shutdownGrace", m))?,
             instructions: s.instructions,
             limits: super::security::limits(s.limits, origin)?,
+            read_only: s.read_only.unwrap_or(false),
         };
 
         let c = raw.cache.unwrap_or_default();
@@ -314,6 +317,7 @@ impl Settings {
                 "maxRequestBodyBytes": self.server.max_request_body_bytes,
                 "shutdownGrace": humantime::format_duration(self.server.shutdown_grace).to_string(),
                 "instructions": self.server.instructions,
+                "readOnly": self.server.read_only,
             },
             "cache": {
                 "ttl": humantime::format_duration(self.cache.ttl).to_string(),

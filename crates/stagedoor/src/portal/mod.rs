@@ -4,6 +4,8 @@
 //! credentials live in one place. Each tool family keeps its Backstage calls in its own file
 //! here (`impl Portal` blocks), using the shared [`Portal::cached`] helper.
 
+mod scaffolder;
+
 use std::collections::BTreeMap;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 use backstage_client::{
     BackstageClient, BackstageError, ClientConfig, EntityPage, EntityQuery, EntityRef, FacetCount,
-    Probe,
+    ParameterSchema, Probe,
 };
 use moka::future::Cache;
 use serde_json::Value;
@@ -32,6 +34,7 @@ pub struct Portal {
     queries: Cache<String, Arc<EntityPage>>,
     facets: Cache<String, Arc<Facets>>,
     techdocs: techdocs::TechDocsCaches,
+    template_schemas: Cache<EntityRef, Arc<ParameterSchema>>,
 }
 
 impl std::fmt::Debug for Portal {
@@ -85,6 +88,7 @@ impl Portal {
             queries: new_cache(entries / 4, ttl),
             facets: new_cache(256, ttl),
             techdocs: techdocs::TechDocsCaches::new(ttl, entries),
+            template_schemas: new_cache(256, ttl),
         }
     }
 

@@ -139,8 +139,9 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// What the token says about itself, when it is a JWT (no verification: display only).
-fn token_identity(token: Option<&str>) -> Identity {
+/// What the token says about itself, when it is a JWT (no verification: display only, and
+/// for choosing whose tasks are "mine").
+pub(crate) fn token_identity(token: Option<&str>) -> Identity {
     let Some(token) = token else {
         return Identity {
             kind: "none".into(),

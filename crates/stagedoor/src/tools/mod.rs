@@ -9,7 +9,9 @@ pub mod apis;
 pub mod catalog;
 pub mod connection;
 pub mod error;
+pub mod policy;
 pub(crate) mod resolve;
+pub mod scaffolder;
 pub mod search;
 pub mod shape;
 pub mod techdocs;
@@ -24,6 +26,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ToolError;
+pub use policy::ToolPolicy;
 
 use crate::portal::Portal;
 
@@ -183,6 +186,7 @@ pub fn registry() -> &'static [ToolEntry] {
         all.extend(apis::entries());
         all.extend(search::entries());
         all.extend(techdocs::entries());
+        all.extend(scaffolder::entries());
         all
     })
 }
