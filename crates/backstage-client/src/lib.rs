@@ -23,9 +23,11 @@
 //! - `endpoint`: building request URLs under the base URL (origin and prefix checks).
 //! - `response`: capped body reads, JSON decoding, Backstage error JSON.
 //! - `retry`: the full-jitter exponential backoff.
+//! - `actions`: the distributed Actions Registry API (list, invoke v1/v2).
 //! - `catalog`: the catalog API (`by-query`, `by-name`, `by-refs`, `entity-facets`).
 //! - `entity_ref`: [`EntityRef`], Backstage entity reference parsing and formatting.
 
+mod actions;
 mod catalog;
 mod client;
 mod config;
@@ -35,6 +37,9 @@ mod error;
 mod response;
 mod retry;
 
+pub use actions::{
+    Action, ActionAttributes, ActionList, ActionSchema, InvokeVersion, is_missing_route,
+};
 pub use catalog::{BY_REFS_CHUNK_SIZE, EntityPage, EntityQuery, FacetCount, SortOrder};
 pub use client::{BackstageClient, Probe};
 pub use config::{
