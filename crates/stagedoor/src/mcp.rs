@@ -1,10 +1,11 @@
 //! The MCP face of stagedoor: the one module that speaks rmcp's types.
 //!
 //! rmcp changes shape between majors; keeping it behind this module means a new major touches
-//! one file. Transports ([`crate::transport`]) serve a [`Handler`]; tools stay protocol-free.
+//! one file. Transports ([`crate::transport`]) serve a [`Handler`] per server; tools, the
+//! bridge and the server registry stay protocol-free.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use rmcp::model::{
@@ -12,13 +13,15 @@ use rmcp::model::{
     ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
     ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsResult,
     PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion, ServerCapabilities,
-    ServerConfig, Tool, ToolAnnotations,
+    ServerConfig, SubscriptionFilter, Tool, ToolAnnotations,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::Value;
 
+use crate::bridge::BridgedTool;
 use crate::portal::Portal;
+use crate::servers::{Registry, ServedTool, View};
 use crate::tools::{self, CallCtx, Progress, ToolCtx, ToolDef};
 
 /// Default instructions sent to clients at initialization.
@@ -27,22 +30,113 @@ Start with search_catalog to find entities (services, APIs, systems, teams), the
 detail and relations, get_related_entities to walk ownership and dependencies, and \
 list_entity_facets to learn valid filter values. If a call fails, check_connection says why.";
 
-/// Serves the curated tools over any rmcp transport. Cheap to clone.
+/// Serves one MCP server (the default one or a named one) over any rmcp transport. Cheap
+/// to clone; clones share the server's state (tool list cache, session peers).
 #[derive(Clone)]
 pub struct Handler {
     portal: Arc<Portal>,
-    instructions: Arc<str>,
-    tools: Arc<Vec<Tool>>,
+    registry: Arc<Registry>,
+    index: usize,
+    shared: Arc<Shared>,
+}
+
+/// What every clone of one server's handler shares.
+struct Shared {
+    instructions: Option<String>,
+    /// `tools/list` in MCP form, for one view generation.
+    listed: Mutex<Option<(u64, Arc<Vec<Tool>>)>>,
+    /// Peers of session clients (stdio, legacy HTTP sessions), told when the list changes.
+    peers: Arc<Mutex<Vec<Peer<RoleServer>>>>,
+    notifier: OnceLock<()>,
 }
 
 impl Handler {
-    /// A handler answering from `portal`.
+    /// A handler answering from `portal` with every curated tool and no bridge.
     pub fn new(portal: Arc<Portal>, instructions: Option<&str>) -> Self {
+        Self::with_registry(portal, Registry::curated_only(instructions))
+    }
+
+    /// The default server of `registry`.
+    pub fn with_registry(portal: Arc<Portal>, registry: Arc<Registry>) -> Self {
+        Self::at(portal, registry, 0)
+    }
+
+    fn at(portal: Arc<Portal>, registry: Arc<Registry>, index: usize) -> Self {
+        let server = &registry.servers()[index];
+        let instructions = match (&server.identity.instructions, &server.key) {
+            (Some(i), _) => Some(i.clone()),
+            (None, None) => Some(DEFAULT_INSTRUCTIONS.to_owned()),
+            (None, Some(_)) => server.identity.description.clone(),
+        };
         Self {
             portal,
-            instructions: instructions.unwrap_or(DEFAULT_INSTRUCTIONS).into(),
-            tools: Arc::new(tools::definitions().into_iter().map(to_mcp_tool).collect()),
+            registry,
+            index,
+            shared: Arc::new(Shared {
+                instructions,
+                listed: Mutex::default(),
+                peers: Arc::default(),
+                notifier: OnceLock::new(),
+            }),
         }
+    }
+
+    /// The handler of the named server `key` (`None`: the default server).
+    pub fn for_server(&self, key: Option<&str>) -> Option<Self> {
+        let index = self.registry.index_of(key)?;
+        Some(Self::at(self.portal.clone(), self.registry.clone(), index))
+    }
+
+    /// The registry this handler serves from.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The tools of this server in MCP form (cached per view generation).
+    fn mcp_tools(&self, view: &View) -> Arc<Vec<Tool>> {
+        let mut cached = self.shared.listed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((generation, tools)) = cached.as_ref()
+            && *generation == view.generation
+        {
+            return Arc::clone(tools);
+        }
+        let tools: Arc<Vec<Tool>> = Arc::new(view.tools.iter().map(served_to_mcp_tool).collect());
+        *cached = Some((view.generation, Arc::clone(&tools)));
+        tools
+    }
+
+    /// Starts (once per server) the task that tells session clients when this server's
+    /// tool list changed.
+    fn ensure_notifier(&self) {
+        let Some(mut rx) = self.registry.subscribe() else {
+            return;
+        };
+        if self.shared.notifier.set(()).is_err() {
+            return;
+        }
+        let registry = self.registry.clone();
+        let index = self.index;
+        let peers = self.shared.peers.clone();
+        tokio::spawn(async move {
+            let mut last = registry.view(index);
+            while rx.changed().await.is_ok() {
+                let now = registry.view(index);
+                if now.same_tools(&last) {
+                    continue;
+                }
+                last = now;
+                let live: Vec<Peer<RoleServer>> = {
+                    let mut guard = peers.lock().unwrap_or_else(|p| p.into_inner());
+                    guard.retain(|p| !p.is_transport_closed());
+                    guard.clone()
+                };
+                for peer in live {
+                    if let Err(e) = peer.notify_tool_list_changed().await {
+                        tracing::debug!(error = %e, "tools/list_changed not delivered");
+                    }
+                }
+            }
+        });
     }
 }
 
@@ -93,23 +187,134 @@ pub fn to_mcp_tool(d: &ToolDef) -> Tool {
     tool
 }
 
-/// The `tools/list` payload, as JSON (for `stagedoor tools --json` and the golden file).
+/// Converts a bridged action into its MCP form: the action's input schema verbatim, its
+/// output schema when it is an object schema, and its attributes as hints, exactly as
+/// Backstage resolved them (as the official plugin does).
+pub fn bridged_to_mcp_tool(b: &BridgedTool) -> Tool {
+    let description = b.action.description.trim();
+    let description = if description.is_empty() {
+        b.action.title.clone()
+    } else {
+        description.to_owned()
+    };
+    let mut tool = Tool::new(
+        Cow::Owned(b.name.clone()),
+        Cow::Owned(description),
+        Arc::new(b.input_schema.clone()),
+    );
+    let title = (!b.action.title.is_empty()).then(|| b.action.title.clone());
+    tool.title = title.clone();
+    tool.output_schema = b.output_schema.clone().map(Arc::new);
+    let a = b.attributes;
+    let mut ann = ToolAnnotations::new()
+        .read_only(a.read_only)
+        .destructive(a.destructive)
+        .idempotent(a.idempotent)
+        .open_world(false);
+    ann.title = title;
+    tool.annotations = Some(ann);
+    tool
+}
+
+/// The MCP form of a served tool.
+pub fn served_to_mcp_tool(t: &ServedTool) -> Tool {
+    match t {
+        ServedTool::Curated(e) => to_mcp_tool(&e.def),
+        ServedTool::Bridged(b) => bridged_to_mcp_tool(b),
+    }
+}
+
+/// The `tools/list` payload of the curated tools, as JSON (for the golden file).
 pub fn tool_list_json() -> Value {
     let tools: Vec<Tool> = tools::definitions().into_iter().map(to_mcp_tool).collect();
     serde_json::to_value(tools).unwrap_or(Value::Null)
 }
 
+/// A view's `tools/list` payload, as JSON.
+pub fn view_json(view: &View) -> Vec<Value> {
+    view.tools
+        .iter()
+        .map(|t| serde_json::to_value(served_to_mcp_tool(t)).unwrap_or(Value::Null))
+        .collect()
+}
+
 impl ServerHandler for Handler {
     fn get_info(&self) -> ServerConfig {
-        let mut info = Implementation::new("stagedoor", env!("CARGO_PKG_VERSION"));
-        info.title = Some("stagedoor: Backstage over MCP".into());
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(info)
-            .with_instructions(self.instructions.to_string())
+        let identity = &self.registry.servers()[self.index].identity;
+        let mut info = Implementation::new(
+            identity.name.clone().unwrap_or_else(|| "stagedoor".into()),
+            env!("CARGO_PKG_VERSION"),
+        );
+        info.title = Some(match &self.registry.servers()[self.index].key {
+            None => "stagedoor: Backstage over MCP".into(),
+            Some(key) => format!("stagedoor: Backstage over MCP ({key})"),
+        });
+        info.description = identity.description.clone();
+        let capabilities = if self.registry.dynamic() {
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build()
+        } else {
+            ServerCapabilities::builder().enable_tools().build()
+        };
+        let config = ServerConfig::new(capabilities).with_server_info(info);
+        match &self.shared.instructions {
+            Some(i) => config.with_instructions(i.clone()),
+            None => config,
+        }
     }
 
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
         Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS)
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        if !self.registry.dynamic() {
+            return;
+        }
+        self.ensure_notifier();
+        let mut peers = self.shared.peers.lock().unwrap_or_else(|p| p.into_inner());
+        peers.retain(|p| !p.is_transport_closed());
+        peers.push(context.peer);
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        if !self.registry.dynamic() {
+            return None;
+        }
+        let _ = requested;
+        Some(SubscriptionFilter::builder().tools_list_changed().build())
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        let Some(mut rx) = self.registry.subscribe() else {
+            context.cancelled().await;
+            return Ok(());
+        };
+        let mut last = self.registry.view(self.index);
+        loop {
+            tokio::select! {
+                () = context.cancelled() => return Ok(()),
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    let now = self.registry.view(self.index);
+                    if now.same_tools(&last) {
+                        continue;
+                    }
+                    last = now;
+                    if let Err(e) = context.sink().notify_tool_list_changed().await {
+                        tracing::debug!(error = %e, "tools/list_changed not delivered to a subscription");
+                        return Ok(());
+                    }
+                }
+            }
+        }
     }
 
     async fn list_tools(
@@ -117,7 +322,10 @@ impl ServerHandler for Handler {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items((*self.tools).clone()))
+        let view = self.registry.view_listed(self.index).await;
+        Ok(ListToolsResult::with_all_items(
+            (*self.mcp_tools(&view)).clone(),
+        ))
     }
 
     // Prompts and resources are not declared, so their list methods are "not found" rather
@@ -149,7 +357,10 @@ impl ServerHandler for Handler {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.tools.iter().find(|t| t.name == name).cloned()
+        self.registry
+            .view(self.index)
+            .find(name)
+            .map(served_to_mcp_tool)
     }
 
     async fn call_tool(
@@ -164,7 +375,8 @@ impl ServerHandler for Handler {
             portal: self.portal.clone(),
             call: call_ctx(&context),
         };
-        let Some(outcome) = tools::call(ctx, &name, args).await else {
+        let view = self.registry.view_listed(self.index).await;
+        let Some(outcome) = self.registry.call(&view, ctx, &name, args).await else {
             return Err(McpError::invalid_params(
                 format!("Unknown tool: {name}"),
                 None,
@@ -174,7 +386,12 @@ impl ServerHandler for Handler {
         let result = match outcome {
             Ok(value) => {
                 tracing::info!(tool = %name, outcome = "ok", elapsed_ms, "tool call");
-                CallToolResult::structured(value)
+                if value.is_object() {
+                    CallToolResult::structured(value)
+                } else {
+                    // structuredContent must be an object; other outputs go as JSON text.
+                    CallToolResult::success(vec![ContentBlock::text(value.to_string())])
+                }
             }
             Err(e) => {
                 tracing::info!(tool = %name, outcome = "error", status = e.status, elapsed_ms, "tool call");

@@ -17,6 +17,14 @@ pub struct RawConfig {
     pub cache: Option<RawCache>,
     /// Logging (always to stderr).
     pub logging: Option<RawLogging>,
+    /// The Actions Registry bridge.
+    pub actions: Option<super::actions::RawActions>,
+    /// Which tool groups are served.
+    pub tools: Option<super::actions::RawTools>,
+    /// The official plugin's server settings (names, instructions, named servers).
+    pub mcp_actions: Option<super::actions::RawMcpActions>,
+    /// Backstage's `backend` block (only `backend.actions` is read).
+    pub backend: Option<super::actions::RawBackend>,
 }
 
 /// `backstage:` block.

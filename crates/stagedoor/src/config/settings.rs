@@ -137,6 +137,10 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// Logging.
     pub logging: LoggingSettings,
+    /// The Actions Registry bridge.
+    pub actions: super::actions::ActionsSettings,
+    /// Servers (default and named) and tool groups.
+    pub servers: super::actions::ServersSettings,
 }
 
 impl Settings {
@@ -202,6 +206,18 @@ impl Settings {
             return Err(err("backstage.timeout", "must be more than zero".into()));
         }
 
+        let (actions, servers) = super::actions::validate(
+            super::actions::RawBlocks {
+                actions: raw.actions,
+                tools: raw.tools,
+                mcp_actions: raw.mcp_actions,
+                backend: raw.backend,
+                server_instructions: raw.server.as_ref().and_then(|s| s.instructions.clone()),
+            },
+            origin,
+            defaults::ACTIONS_REFRESH_INTERVAL,
+        )?;
+
         let s = raw.server.unwrap_or_default();
         let transport = match s.transport.as_deref() {
             Some(t) => t.parse().map_err(|m| err("server.transport", m))?,
@@ -230,7 +246,7 @@ impl Settings {
             },
             shutdown_grace: duration(s.shutdown_grace.as_deref(), defaults::SHUTDOWN_GRACE)
                 .map_err(|m| err("server.shutdownGrace", m))?,
-            instructions: s.instructions,
+            instructions: servers.default.instructions.clone(),
         };
 
         let c = raw.cache.unwrap_or_default();
@@ -259,6 +275,8 @@ impl Settings {
             server,
             cache,
             logging,
+            actions,
+            servers,
         })
     }
 
@@ -291,6 +309,8 @@ impl Settings {
                 "maxEntries": self.cache.max_entries,
             },
             "logging": {"level": self.logging.level, "format": self.logging.format},
+            "actions": self.actions.view(),
+            "mcpServers": self.servers.view(),
         })
     }
 }

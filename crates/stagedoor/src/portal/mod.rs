@@ -4,9 +4,13 @@
 //! credentials live in one place. Each tool family keeps its Backstage calls in its own file
 //! here (`impl Portal` blocks), using the shared [`Portal::cached`] helper.
 
-use std::collections::BTreeMap;
+mod actions;
+
+pub use actions::{ActionSourceStatus, ActionsStatus};
+
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use backstage_client::{
@@ -28,6 +32,10 @@ pub struct Portal {
     entities: Cache<EntityRef, Arc<Value>>,
     queries: Cache<String, Arc<EntityPage>>,
     facets: Cache<String, Arc<Facets>>,
+    /// Per plugin: the actions invoke API version known to answer.
+    invoke_versions: RwLock<HashMap<String, backstage_client::InvokeVersion>>,
+    /// The bridge's latest discovery report.
+    actions_status: RwLock<Option<Arc<ActionsStatus>>>,
 }
 
 impl std::fmt::Debug for Portal {
@@ -69,6 +77,8 @@ impl Portal {
             entities: new_cache(cache.max_entries, ttl),
             queries: new_cache(cache.max_entries / 4, ttl),
             facets: new_cache(256, ttl),
+            invoke_versions: RwLock::default(),
+            actions_status: RwLock::default(),
         })
     }
 
