@@ -118,7 +118,9 @@ impl Handler {
         let index = self.index;
         let peers = self.shared.peers.clone();
         tokio::spawn(async move {
-            let mut last = registry.view(index);
+            // The baseline is the first complete discovery: clients that listed while it ran
+            // waited for it, so it is no change to them.
+            let mut last = registry.view_listed(index).await;
             while rx.changed().await.is_ok() {
                 let now = registry.view(index);
                 if now.same_tools(&last) {
@@ -295,7 +297,7 @@ impl ServerHandler for Handler {
             context.cancelled().await;
             return Ok(());
         };
-        let mut last = self.registry.view(self.index);
+        let mut last = self.registry.view_listed(self.index).await;
         loop {
             tokio::select! {
                 () = context.cancelled() => return Ok(()),
