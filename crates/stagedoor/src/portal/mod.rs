@@ -32,6 +32,7 @@ pub struct Portal {
     entities: Cache<EntityRef, Arc<Value>>,
     queries: Cache<String, Arc<EntityPage>>,
     facets: Cache<String, Arc<Facets>>,
+    by_refs: Cache<String, Arc<Vec<Option<Value>>>>,
     /// Per plugin: the actions invoke API version known to answer.
     invoke_versions: RwLock<HashMap<String, backstage_client::InvokeVersion>>,
     /// The bridge's latest discovery report.
@@ -77,6 +78,7 @@ impl Portal {
             entities: new_cache(cache.max_entries, ttl),
             queries: new_cache(cache.max_entries / 4, ttl),
             facets: new_cache(256, ttl),
+            by_refs: new_cache(cache.max_entries / 4, ttl),
             invoke_versions: RwLock::default(),
             actions_status: RwLock::default(),
         })
@@ -147,7 +149,15 @@ impl Portal {
         if refs.is_empty() {
             return Ok(Vec::new());
         }
-        self.client.get_entities_by_refs(refs, fields).await
+        let key = format!("{refs:?}|{fields:?}");
+        let found = self
+            .cached(
+                &self.by_refs,
+                key,
+                self.client.get_entities_by_refs(refs, fields),
+            )
+            .await?;
+        Ok((*found).clone())
     }
 
     /// Distinct values and counts of catalog fields.
