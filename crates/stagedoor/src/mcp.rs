@@ -63,10 +63,12 @@ impl Handler {
 
     fn at(portal: Arc<Portal>, registry: Arc<Registry>, index: usize) -> Self {
         let server = &registry.servers()[index];
+        // The default instructions walk through the curated tools; other servers (and a
+        // default server without curated tools) say only what they were configured to say.
         let instructions = match (&server.identity.instructions, &server.key) {
             (Some(i), _) => Some(i.clone()),
-            (None, None) => Some(DEFAULT_INSTRUCTIONS.to_owned()),
-            (None, Some(_)) => server.identity.description.clone(),
+            (None, None) if registry.serves_curated() => Some(DEFAULT_INSTRUCTIONS.to_owned()),
+            (None, _) => None,
         };
         Self {
             portal,

@@ -238,6 +238,11 @@ impl Registry {
         self.servers.iter().position(|s| s.key.as_deref() == key)
     }
 
+    /// Whether curated tools are served (`tools.curated`).
+    pub fn serves_curated(&self) -> bool {
+        self.curated
+    }
+
     /// The bridge, when bridged tools are served.
     pub fn bridge(&self) -> Option<&Arc<Bridge>> {
         self.bridge.as_ref().filter(|_| self.bridged)
