@@ -238,8 +238,10 @@ def base_env() -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def sdk_http_client(url: str, mode: str, headers: Mapping[str, str] | None = None,
-                          read_timeout_s: float = 60.0) -> AsyncIterator[Any]:
-    """A connected `mcp.Client` over Streamable HTTP."""
+                          read_timeout_s: float = 60.0, **client_kw: Any) -> AsyncIterator[Any]:
+    """A connected `mcp.Client` over Streamable HTTP. `headers` go on every request (e.g.
+    `Authorization` for the official plugin's endpoint); `client_kw` go to `mcp.Client`
+    (e.g. `message_handler` to see notifications)."""
     from mcp import Client
     from mcp.client.streamable_http import streamable_http_client
     from mcp.shared._httpx_utils import create_mcp_http_client
@@ -247,18 +249,19 @@ async def sdk_http_client(url: str, mode: str, headers: Mapping[str, str] | None
     if headers:
         async with create_mcp_http_client(headers=dict(headers)) as http:
             async with Client(streamable_http_client(url, http_client=http), mode=mode,
-                              read_timeout_seconds=read_timeout_s) as client:
+                              read_timeout_seconds=read_timeout_s, **client_kw) as client:
                 yield client
     else:
-        async with Client(url, mode=mode, read_timeout_seconds=read_timeout_s) as client:
+        async with Client(url, mode=mode, read_timeout_seconds=read_timeout_s, **client_kw) as client:
             yield client
 
 
 @contextlib.asynccontextmanager
 async def sdk_stdio_client(binary: Path, env: Mapping[str, str], mode: str, stderr_path: Path,
-                           extra_args: Iterable[str] = (), read_timeout_s: float = 60.0) -> AsyncIterator[Any]:
+                           extra_args: Iterable[str] = (), read_timeout_s: float = 60.0,
+                           **client_kw: Any) -> AsyncIterator[Any]:
     """A connected `mcp.Client` that launches `stagedoor serve --transport stdio` itself.
-    The child's stderr goes to `stderr_path`."""
+    The child's stderr goes to `stderr_path`; `client_kw` go to `mcp.Client`."""
     from mcp import Client, StdioServerParameters
     from mcp.client.stdio import stdio_client
 
@@ -271,7 +274,7 @@ async def sdk_stdio_client(binary: Path, env: Mapping[str, str], mode: str, stde
     stderr_path.parent.mkdir(parents=True, exist_ok=True)
     with open(stderr_path, "a") as errlog:
         async with Client(stdio_client(params, errlog=errlog), mode=mode,
-                          read_timeout_seconds=read_timeout_s) as client:
+                          read_timeout_seconds=read_timeout_s, **client_kw) as client:
             yield client
 
 

@@ -23,12 +23,14 @@
 //! - `endpoint`: building request URLs under the base URL (origin and prefix checks).
 //! - `response`: capped body reads, JSON decoding, Backstage error JSON.
 //! - `retry`: the full-jitter exponential backoff.
+//! - `actions`: the distributed Actions Registry API (list, invoke v1/v2).
 //! - `catalog`: the catalog API (`by-query`, `by-name`, `by-refs`, `entity-facets`).
 //! - `search`: the search API (`/api/search/query`).
 //! - `scaffolder`: the scaffolder API (parameter schemas, tasks, events, cancel, dry run).
 //! - `entity_ref`: [`EntityRef`], Backstage entity reference parsing and formatting.
 //! - `techdocs`: the TechDocs API (site metadata, static files, the sync/build stream).
 
+mod actions;
 mod catalog;
 mod client;
 mod config;
@@ -41,6 +43,9 @@ mod scaffolder;
 mod search;
 mod techdocs;
 
+pub use actions::{
+    Action, ActionAttributes, ActionList, ActionSchema, InvokeVersion, is_missing_route,
+};
 pub use catalog::{BY_REFS_CHUNK_SIZE, EntityPage, EntityQuery, FacetCount, SortOrder};
 pub use client::{BackstageClient, Probe};
 pub use config::{

@@ -102,7 +102,18 @@ pub(crate) fn describe_failure(url: &Url, answer: &Answer) -> (Option<String>, S
             .to_owned()
     };
     if let Ok(json) = serde_json::from_slice::<Value>(&answer.body) {
-        let error = json.get("error").filter(|e| e.is_object()).unwrap_or(&json);
+        let mut error = json.get("error").filter(|e| e.is_object()).unwrap_or(&json);
+        // A plugin that failed calling another plugin answers a `ResponseError` whose
+        // `cause` is the other plugin's error: report the root cause, as Backstage's own
+        // MCP plugin does (`extractCause` in its `handleErrors`).
+        while error.get("name").and_then(Value::as_str) == Some("ResponseError") {
+            match error.get("cause") {
+                Some(cause) if cause.get("name").and_then(Value::as_str).is_some() => {
+                    error = cause;
+                }
+                _ => break,
+            }
+        }
         let text = |key: &str| {
             error
                 .get(key)
@@ -188,6 +199,19 @@ mod tests {
         let (name, message) = describe_failure(&url(), &answer(404, body));
         assert_eq!(name.as_deref(), Some("NotFoundError"));
         assert_eq!(message, "No entity named 'x' found");
+    }
+
+    #[test]
+    fn a_response_error_is_reported_by_its_root_cause() {
+        let body = r#"{"error":{"name":"ResponseError","message":"Request failed with 404 Not Found","cause":{"name":"ResponseError","message":"inner","cause":{"name":"NotFoundError","message":"No task with id 'x' found"}}},"response":{"statusCode":404}}"#;
+        let (name, message) = describe_failure(&url(), &answer(404, body));
+        assert_eq!(name.as_deref(), Some("NotFoundError"));
+        assert_eq!(message, "No task with id 'x' found");
+        let body =
+            r#"{"error":{"name":"ResponseError","message":"Request failed","cause":"text"}}"#;
+        let (name, message) = describe_failure(&url(), &answer(500, body));
+        assert_eq!(name.as_deref(), Some("ResponseError"));
+        assert_eq!(message, "Request failed");
     }
 
     #[test]

@@ -6,11 +6,14 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
+use crate::bridge::Bridge;
 use crate::config::settings::LogFormat;
 use crate::config::{self, ConfigError, Env, Overrides, Settings, Transport};
 use crate::mcp::{self, Handler};
 use crate::portal::Portal;
-use crate::tools::{self, ToolPolicy, connection};
+use crate::servers::{Registry, ServedTool};
+use crate::tools::policy::ToolPolicy;
+use crate::tools::{self, connection};
 use crate::transport;
 
 /// Exit code: success.
@@ -28,8 +31,13 @@ Examples:
   # Serve Streamable HTTP on 127.0.0.1:7008/mcp:
   stagedoor serve --transport http --config stagedoor.yaml
 
-  # What tools would a config expose? (--read-only: only those that change nothing)
+  # What tools would a config expose (curated and bridged; one named server)?
+  # (--read-only: only those that change nothing)
   stagedoor tools --config stagedoor.yaml [--read-only]
+  stagedoor tools --config stagedoor.yaml --server catalog-ro
+
+  # Serve one named server (mcpActions.servers.<key>) over stdio:
+  stagedoor serve --config stagedoor.yaml --server catalog-ro
 
   # Validate config and probe Backstage (exit 0 when healthy):
   stagedoor check --config stagedoor.yaml
@@ -77,15 +85,22 @@ pub enum Command {
         /// HTTP listen address (default 127.0.0.1:7008).
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Over stdio, serve this named server (`mcpActions.servers.<key>`) instead of the
+        /// default one. Over HTTP every server is served at its own path.
+        #[arg(long, value_name = "KEY")]
+        server: Option<String>,
     },
     /// List the tools a config exposes, without serving.
     Tools {
         /// Shared options.
         #[command(flatten)]
         config: ConfigArgs,
-        /// Print JSON (ids, names, schemas, annotations) instead of a table.
+        /// Print JSON (ids, names, groups, schemas, annotations) instead of a table.
         #[arg(long)]
         json: bool,
+        /// Show the tools of this named server (`mcpActions.servers.<key>`).
+        #[arg(long, value_name = "KEY")]
+        server: Option<String>,
     },
     /// Validate config, print it with secrets redacted, and probe Backstage.
     Check {
@@ -142,8 +157,57 @@ fn portal(settings: &Settings) -> Result<Arc<Portal>, String> {
         .map_err(|e| format!("cannot set up the Backstage client: {e}"))
 }
 
+/// The bridge (when plugin sources are configured and bridged tools are served) and the
+/// server registry of `settings`.
+pub fn registry(settings: &Settings, portal: &Arc<Portal>) -> Arc<Registry> {
+    let bridge = (!settings.actions.plugin_sources.is_empty() && settings.servers.bridged)
+        .then(|| Bridge::new(portal.clone(), &settings.actions, Registry::curated_names()));
+    // A tools/list waits for the first discovery at most one Backstage timeout (+ slack).
+    let list_wait = settings
+        .backstage
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(10), |b| b.timeout)
+        + std::time::Duration::from_secs(1);
+    Registry::new(
+        &settings.servers,
+        settings.actions.filter.clone(),
+        bridge,
+        list_wait,
+    )
+}
+
+/// Logs a warning for every filter rule that matches no tool.
+pub fn warn_unmatched_rules(registry: &Registry) -> Vec<String> {
+    let lines: Vec<String> = registry
+        .unmatched_rules()
+        .iter()
+        .map(|r| format!("filter rule {} matches no tool", r.label))
+        .collect();
+    for l in &lines {
+        tracing::warn!("{l}");
+    }
+    lines
+}
+
+fn unknown_server(settings: &Settings, key: &str) -> String {
+    let known: Vec<&str> = settings
+        .servers
+        .named
+        .iter()
+        .map(|n| n.key.as_str())
+        .collect();
+    format!(
+        "no server `{key}` in mcpActions.servers (known: {})",
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
+    )
+}
+
 /// `stagedoor serve`.
-pub async fn serve(settings: Settings) -> i32 {
+pub async fn serve(settings: Settings, server_key: Option<String>) -> i32 {
     let portal = match portal(&settings) {
         Ok(p) => p,
         Err(msg) => {
@@ -151,6 +215,26 @@ pub async fn serve(settings: Settings) -> i32 {
             return EXIT_USAGE;
         }
     };
+    if let Some(key) = &server_key
+        && !settings.servers.named.iter().any(|n| &n.key == key)
+    {
+        eprintln!("stagedoor: {}", unknown_server(&settings, key));
+        return EXIT_USAGE;
+    }
+    let shutdown = crate::shutdown::on_signal();
+    let registry = registry(&settings, &portal);
+    if let Some(bridge) = registry.bridge() {
+        bridge.spawn(shutdown.child_token());
+        let registry = registry.clone();
+        tokio::spawn(async move {
+            if let Some(b) = registry.bridge() {
+                b.wait_listed(std::time::Duration::from_secs(120)).await;
+            }
+            warn_unmatched_rules(&registry);
+        });
+    } else {
+        warn_unmatched_rules(&registry);
+    }
     for w in settings.warnings() {
         tracing::warn!("{w}");
     }
@@ -172,16 +256,16 @@ pub async fn serve(settings: Settings) -> i32 {
         },
         None => None,
     };
-    let handler = Handler::new(
-        portal.clone(),
-        settings.server.instructions.as_deref(),
-        ToolPolicy::from_settings(&settings.server),
-    )
-    .with_audit(audit);
-    let shutdown = crate::shutdown::on_signal();
+    let handler = Handler::with_registry(portal.clone(), registry)
+        .with_policy(ToolPolicy::from_settings(&settings.server))
+        .with_audit(audit);
     let result = match settings.server.transport {
         Transport::Stdio => {
-            tracing::info!(backstage = %portal.base_url(), "serving MCP over stdio");
+            let handler = match handler.for_server(server_key.as_deref()) {
+                Some(h) => h,
+                None => handler,
+            };
+            tracing::info!(backstage = %portal.base_url(), server = server_key.as_deref().unwrap_or("default"), "serving MCP over stdio");
             transport::serve_stdio(handler, shutdown).await
         }
         Transport::Http => {
@@ -207,7 +291,18 @@ pub async fn serve(settings: Settings) -> i32 {
     }
 }
 
-fn annotations_label(a: tools::Attributes) -> String {
+fn annotations_label(t: &ServedTool) -> String {
+    let a = t.attributes();
+    if matches!(t, ServedTool::Bridged(_)) {
+        // Bridged hints are shown as Backstage resolved them.
+        return [
+            if a.read_only { 'R' } else { '-' },
+            if a.destructive { 'D' } else { '-' },
+            if a.idempotent { 'I' } else { '-' },
+        ]
+        .iter()
+        .collect();
+    }
     let mut s = String::new();
     s.push(if a.read_only { 'R' } else { '-' });
     s.push(if !a.read_only && a.destructive {
@@ -223,28 +318,67 @@ fn annotations_label(a: tools::Attributes) -> String {
     s
 }
 
-/// `stagedoor tools`: prints the tools the config exposes, as a table or JSON.
-pub fn list_tools(settings: &Settings, json_out: bool) -> i32 {
+/// `stagedoor tools`: prints the tools of a server as a table or JSON. Bridged actions are
+/// listed from Backstage first when plugin sources are configured.
+pub async fn list_tools(settings: &Settings, json_out: bool, server_key: Option<&str>) -> i32 {
+    if let Some(key) = server_key
+        && !settings.servers.named.iter().any(|n| n.key == key)
+    {
+        eprintln!("stagedoor: {}", unknown_server(settings, key));
+        return EXIT_USAGE;
+    }
+    let registry = match portal(settings) {
+        Ok(portal) => {
+            let registry = registry(settings, &portal);
+            if let Some(bridge) = registry.bridge() {
+                bridge.refresh().await;
+                if let Some(status) = portal.actions_status() {
+                    for (source, s) in &status.sources {
+                        if let Some(e) = &s.error {
+                            eprintln!("stagedoor: actions source {source}: {e}");
+                        }
+                    }
+                }
+            }
+            registry
+        }
+        Err(msg) if !settings.actions.plugin_sources.is_empty() && settings.servers.bridged => {
+            eprintln!("stagedoor: cannot list bridged actions: {msg}");
+            return EXIT_USAGE;
+        }
+        // Without a Backstage the curated tools can still be shown.
+        Err(_) => Registry::new(
+            &settings.servers,
+            settings.actions.filter.clone(),
+            None,
+            std::time::Duration::ZERO,
+        ),
+    };
+    for line in warn_unmatched_rules(&registry) {
+        eprintln!("stagedoor: warning: {line}");
+    }
+    let index = registry.index_of(server_key).unwrap_or(0);
+    let view = registry.view(index);
     let policy = ToolPolicy::from_settings(&settings.server);
-    let defs: Vec<&tools::ToolDef> = tools::policy::exposed(&policy)
-        .into_iter()
-        .map(|e| &e.def)
+    let shown: Vec<(&ServedTool, Value)> = view
+        .tools
+        .iter()
+        .zip(mcp::view_json(&view))
+        .filter(|(t, _)| {
+            policy
+                .refusal_for(t.name(), t.attributes().read_only)
+                .is_none()
+        })
         .collect();
     if json_out {
-        let listed: Vec<Value> = defs
-            .iter()
-            .zip(
-                mcp::tool_list_json_for(&policy)
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default(),
-            )
-            .map(|(d, mut t)| {
-                if let Value::Object(m) = &mut t {
-                    m.insert("id".into(), json!(d.id));
-                    m.insert("group".into(), json!("curated"));
+        let listed: Vec<Value> = shown
+            .into_iter()
+            .map(|(t, mut v)| {
+                if let Value::Object(m) = &mut v {
+                    m.insert("id".into(), json!(t.id()));
+                    m.insert("group".into(), json!(t.group().as_str()));
                 }
-                t
+                v
             })
             .collect();
         match serde_json::to_string_pretty(&listed) {
@@ -256,16 +390,30 @@ pub fn list_tools(settings: &Settings, json_out: bool) -> i32 {
         }
         return EXIT_OK;
     }
-    let name_w = defs.iter().map(|d| d.name.len()).max().unwrap_or(4).max(4);
-    let id_w = defs.iter().map(|d| d.id.len()).max().unwrap_or(2).max(2);
-    println!("{:name_w$}  {:id_w$}  HINTS  DESCRIPTION", "NAME", "ID");
-    for d in defs {
+    let name_w = shown
+        .iter()
+        .map(|(t, _)| t.name().len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let id_w = shown
+        .iter()
+        .map(|(t, _)| t.id().len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    println!(
+        "{:name_w$}  {:id_w$}  GROUP    HINTS  DESCRIPTION",
+        "NAME", "ID"
+    );
+    for (t, _) in &shown {
         println!(
-            "{:name_w$}  {:id_w$}  {}    {}",
-            d.name,
-            d.id,
-            annotations_label(d.attributes),
-            d.summary()
+            "{:name_w$}  {:id_w$}  {:7}  {}    {}",
+            t.name(),
+            t.id(),
+            t.group().as_str(),
+            annotations_label(t),
+            tools::shape::truncate_chars(&t.summary(), 100),
         );
     }
     println!("\nHINTS: R read-only, D destructive, I idempotent.");
@@ -291,6 +439,10 @@ pub async fn check(settings: Settings) -> i32 {
             return EXIT_USAGE;
         }
     };
+    let registry = registry(&settings, &portal);
+    if let Some(bridge) = registry.bridge() {
+        bridge.refresh().await;
+    }
     for w in settings.warnings() {
         println!("warning: {w}");
     }
@@ -327,11 +479,44 @@ pub async fn check(settings: Settings) -> i32 {
                 .unwrap_or_default()
         );
     }
+    let mut actions_ok = true;
+    if let Some(a) = &d.actions {
+        println!("# Actions Registry ({} actions)", a.actions);
+        for (source, s) in &a.sources {
+            actions_ok &= s.ok;
+            println!(
+                "actions {source:<11} {}{}{}",
+                if s.ok { "ok" } else { "FAIL" },
+                format_args!(" - {} actions", s.actions),
+                s.error
+                    .as_ref()
+                    .map(|e| format!(" - {e}"))
+                    .unwrap_or_default()
+            );
+            for skipped in &s.skipped {
+                println!("  skipped: {skipped}");
+            }
+        }
+        let view = registry.view(0);
+        let bridged = view
+            .tools
+            .iter()
+            .filter(|t| matches!(t, ServedTool::Bridged(_)))
+            .count();
+        println!(
+            "tools: {} served at /mcp ({} curated, {bridged} bridged)",
+            view.tools.len(),
+            view.tools.len() - bridged
+        );
+    }
+    for line in warn_unmatched_rules(&registry) {
+        println!("warning: {line}");
+    }
     for a in &d.advice {
         println!("advice: {a}");
     }
     let catalog_ok = d.plugins.get("catalog").is_some_and(|p| p.ok);
-    if d.reachable && catalog_ok {
+    if d.reachable && catalog_ok && actions_ok {
         EXIT_OK
     } else {
         EXIT_FAILURE

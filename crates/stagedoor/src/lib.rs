@@ -6,9 +6,13 @@
 //! Dependencies point one way, down this list:
 //! - [`cli`] and `main.rs`: parse flags, load config, map errors to exit codes.
 //! - [`config`]: layered YAML + environment → validated [`config::Settings`].
-//! - [`transport`]: stdio and Streamable HTTP (`/mcp`, `/healthz`, `/readyz`).
-//! - [`mcp`]: the only module that speaks rmcp's types.
+//! - [`transport`]: stdio and Streamable HTTP (`/mcp[/<key>]`, `/api/mcp-actions/v1[/<key>]`,
+//!   `/healthz`, `/readyz`).
+//! - [`mcp`]: the only module that speaks rmcp's types; one handler per server.
+//! - [`servers`]: the default and named servers and the tool view of each.
+//! - [`filter`]: include/exclude rules with the official plugin's semantics.
 //! - [`tools`]: curated tools, protocol-free; failures are `isError` results.
+//! - [`bridge`]: Actions Registry actions as tools (discovery, naming, invocation).
 //! - [`portal`]: Backstage as the tools see it (client + cache).
 //! - [`auth`]: who may call what over HTTP (tokens, OAuth), rate and stream limits.
 //! - [`audit`]: one JSON line per tool call, secrets redacted.
@@ -16,10 +20,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bridge;
 pub mod cli;
 pub mod config;
+pub mod filter;
 pub mod mcp;
 pub mod portal;
+pub mod servers;
 pub mod shutdown;
 pub mod tools;
 pub mod transport;

@@ -27,6 +27,7 @@ fn run() -> i32 {
             config,
             transport,
             listen,
+            ..
         } => (config, transport.clone(), listen.clone()),
         Command::Tools { config, .. } | Command::Check { config } => (config, None, None),
     };
@@ -37,10 +38,10 @@ fn run() -> i32 {
             return EXIT_USAGE;
         }
     };
-    if let Command::Tools { json, .. } = cli.command {
-        return cli::list_tools(&settings, json);
+    // `tools` prints its own findings; logs would only repeat them.
+    if !matches!(cli.command, Command::Tools { .. }) {
+        cli::init_logging(&settings);
     }
-    cli::init_logging(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -53,9 +54,11 @@ fn run() -> i32 {
     };
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve { .. } => cli::serve(settings).await,
+            Command::Serve { server, .. } => cli::serve(settings, server).await,
             Command::Check { .. } => cli::check(settings).await,
-            Command::Tools { .. } => EXIT_OK,
+            Command::Tools { json, server, .. } => {
+                cli::list_tools(&settings, json, server.as_deref()).await
+            }
         }
     })
 }

@@ -1,4 +1,9 @@
-//! MCP transports: stdio, and Streamable HTTP at `/mcp` with `/healthz` and `/readyz`.
+//! MCP transports: stdio, and Streamable HTTP with `/healthz` and `/readyz`.
+//!
+//! Over HTTP the default server answers at `/mcp` and, for clients configured for the
+//! official plugin, at `/api/mcp-actions/v1`; each named server `<key>` answers at
+//! `/mcp/<key>` and `/api/mcp-actions/v1/<key>`. Each is its own Streamable HTTP service
+//! with its own tool view.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -154,7 +159,10 @@ pub fn allowed_hosts(settings: &ServerSettings) -> Vec<String> {
     hosts
 }
 
-/// Builds the HTTP application: `/mcp`, `/healthz`, `/readyz`.
+/// The path prefix under which a client configured for the official plugin finds servers.
+pub const OFFICIAL_PREFIX: &str = "/api/mcp-actions/v1";
+
+/// Builds the HTTP application: every server (see the module docs), `/healthz`, `/readyz`.
 pub fn app(
     handler: Handler,
     state: AppState,
@@ -177,18 +185,48 @@ pub fn app(
         .with_cancellation_token(shutdown.child_token())
         .with_legacy_session_mode(settings.sessions)
         .with_json_response(!settings.sessions);
-    let factory = move || Ok(handler.clone());
-    let mcp = if settings.sessions {
-        Router::new().nest_service(
-            "/mcp",
-            StreamableHttpService::new(factory, Arc::new(LocalSessionManager::default()), config),
-        )
-    } else {
-        Router::new().nest_service(
-            "/mcp",
-            StreamableHttpService::new(factory, Arc::new(NeverSessionManager::default()), config),
-        )
-    };
+    let mut keys: Vec<Option<String>> = vec![None];
+    keys.extend(
+        handler
+            .registry()
+            .servers()
+            .iter()
+            .filter_map(|s| s.key.clone())
+            .map(Some),
+    );
+    let mut mcp = Router::new();
+    for key in keys {
+        let Some(server) = handler.for_server(key.as_deref()) else {
+            continue;
+        };
+        let paths = match &key {
+            None => ["/mcp".to_string(), OFFICIAL_PREFIX.to_string()],
+            Some(k) => [format!("/mcp/{k}"), format!("{OFFICIAL_PREFIX}/{k}")],
+        };
+        // One service (and one session manager) per server, mounted at both paths.
+        let factory = move || Ok(server.clone());
+        mcp = if settings.sessions {
+            mount(
+                mcp,
+                &paths,
+                StreamableHttpService::new(
+                    factory,
+                    Arc::new(LocalSessionManager::default()),
+                    config.clone(),
+                ),
+            )
+        } else {
+            mount(
+                mcp,
+                &paths,
+                StreamableHttpService::new(
+                    factory,
+                    Arc::new(NeverSessionManager::default()),
+                    config.clone(),
+                ),
+            )
+        };
+    }
     let limits = &settings.limits;
     let mcp = mcp
         .layer(axum::middleware::from_fn_with_state(
@@ -213,6 +251,23 @@ pub fn app(
         app = app.merge(discovery.layer(axum::middleware::from_fn_with_state(hosts, check_host)));
     }
     app
+}
+
+/// Routes every path in `paths` to `service`.
+fn mount<S>(mut router: Router, paths: &[String], service: S) -> Router
+where
+    S: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Response: IntoResponse + 'static,
+    S::Future: Send + 'static,
+{
+    for path in paths {
+        router = router.route_service(path, service.clone());
+    }
+    router
 }
 
 async fn healthz() -> impl IntoResponse {

@@ -46,7 +46,7 @@ fn router_with(
     tweak(&mut server);
     let portal =
         Arc::new(Portal::new(settings.backstage.as_ref().unwrap(), &settings.cache).unwrap());
-    let handler = Handler::new(portal.clone(), None, Default::default());
+    let handler = Handler::new(portal.clone(), None);
     let mut settings = settings;
     settings.server = server.clone();
     app(
@@ -222,4 +222,106 @@ async fn sessions_can_be_turned_on_for_legacy_clients() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// A router for a configuration given as YAML (plus the dead Backstage of `router`).
+fn router_from_yaml(yaml: &str) -> axum::Router {
+    let env: BTreeMap<String, String> = [
+        ("BACKSTAGE_BASE_URL".to_string(), dead_url()),
+        ("REQUEST_TIMEOUT_MS".to_string(), "500".to_string()),
+    ]
+    .into();
+    let mut merged = config::load::env_layer(&env).unwrap().value;
+    config::load::merge(
+        &mut merged,
+        config::load::parse_yaml("t.yaml", yaml, &env)
+            .unwrap()
+            .value,
+    );
+    let raw = config::load::to_raw("t.yaml", merged).unwrap();
+    let settings = config::Settings::from_raw(raw, "t.yaml").unwrap();
+    let portal =
+        Arc::new(Portal::new(settings.backstage.as_ref().unwrap(), &settings.cache).unwrap());
+    let registry = stagedoor::cli::registry(&settings, &portal);
+    app(
+        Handler::with_registry(portal.clone(), registry),
+        AppState::new(portal, &settings),
+        &settings.server,
+        CancellationToken::new(),
+    )
+}
+
+async fn tool_names(r: &axum::Router, path: &str) -> (StatusCode, Vec<String>) {
+    let list = r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#;
+    let res = r
+        .clone()
+        .oneshot(
+            Request::post(path)
+                .header("host", "127.0.0.1:7008")
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-11-25")
+                .body(Body::from(list))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    let body = to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let names = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["result"]["tools"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| t["name"].as_str().map(str::to_string))
+        .collect();
+    (status, names)
+}
+
+#[tokio::test]
+async fn named_servers_answer_at_both_paths_with_their_own_view() {
+    let r = router_from_yaml(
+        "mcpActions:\n  name: portal\n  servers:\n    lookup:\n      name: Lookup\n      filter:\n        include: [{id: 'catalog:get_*'}]\n",
+    );
+    let (status, all) = tool_names(&r, "/mcp").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(all.contains(&"check_connection".to_string()), "{all:?}");
+    let (_, official) = tool_names(&r, "/api/mcp-actions/v1").await;
+    assert_eq!(official, all, "the official path serves the default server");
+    for path in ["/mcp/lookup", "/api/mcp-actions/v1/lookup"] {
+        let (status, names) = tool_names(&r, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(
+            names,
+            ["get_entity", "get_entities", "get_related_entities"],
+            "{path}"
+        );
+    }
+    for path in ["/mcp/nope", "/api/mcp-actions/v1/nope", "/mcp/lookup/x"] {
+        let (status, _) = tool_names(&r, path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // Each server introduces itself by its configured name.
+    let res = r
+        .oneshot(
+            Request::post("/mcp/lookup")
+                .header("host", "127.0.0.1:7008")
+                .header("content-type", "application/json")
+                .header("accept", "application/json, text/event-stream")
+                .body(Body::from(INIT))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["result"]["serverInfo"]["name"], "Lookup", "{v}");
+}
+
+#[tokio::test]
+async fn curated_tools_can_be_hidden() {
+    let r = router_from_yaml("tools:\n  curated: false\n");
+    let (status, names) = tool_names(&r, "/mcp").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(names.is_empty(), "{names:?}");
 }

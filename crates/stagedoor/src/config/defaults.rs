@@ -24,3 +24,5 @@ pub const MAX_REQUEST_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Log filter when neither config nor `RUST_LOG` says otherwise.
 pub const LOG_LEVEL: &str = "info";
+/// How often bridged action lists are fetched again in the background.
+pub const ACTIONS_REFRESH_INTERVAL: Duration = Duration::from_secs(60);

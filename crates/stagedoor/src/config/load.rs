@@ -277,12 +277,27 @@ fn substitute(
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
                 path.push(k.clone());
-                substitute(v, env, origin, path)?;
+                if !is_ignored_subtree(path) {
+                    substitute(v, env, origin, path)?;
+                }
                 path.pop();
             }
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// Backstage keys stagedoor accepts without reading (`backend.database`, `backend.auth`,
+/// `mcpActions.tracing`, ...): their `${VAR}`s are left alone, so a pasted app-config
+/// fragment does not need Backstage's environment.
+fn is_ignored_subtree(path: &[String]) -> bool {
+    match path {
+        [b, k] if b == "backend" => super::actions::IGNORED_BACKEND_KEYS.contains(&k.as_str()),
+        // backend.auth.externalAccess is read (static entries become tokens); the rest is not.
+        [b, a, k] if b == "backend" && a == "auth" => k != "externalAccess",
+        [m, t] if m == "mcpActions" && t == "tracing" => true,
+        _ => false,
     }
 }
 

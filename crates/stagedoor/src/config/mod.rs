@@ -5,6 +5,7 @@
 //! (`BACKSTAGE_BASE_URL`, ...), each `--config` file in order, then command-line flags.
 //! `${VAR}` and `${VAR:-default}` are substituted inside file values.
 
+pub mod actions;
 pub mod defaults;
 pub mod load;
 pub mod raw;

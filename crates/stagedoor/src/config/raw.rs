@@ -21,8 +21,14 @@ pub struct RawConfig {
     pub auth: Option<RawAuth>,
     /// The audit log of tool calls.
     pub audit: Option<RawAudit>,
-    /// Blocks pasted from a Backstage app-config (`backend.auth.externalAccess`).
-    pub backend: Option<RawBackend>,
+    /// The Actions Registry bridge.
+    pub actions: Option<super::actions::RawActions>,
+    /// Which tool groups are served.
+    pub tools: Option<super::actions::RawTools>,
+    /// The official plugin's server settings (names, instructions, named servers).
+    pub mcp_actions: Option<super::actions::RawMcpActions>,
+    /// Backstage's `backend` block (only `backend.actions` is read).
+    pub backend: Option<super::actions::RawBackend>,
 }
 
 /// `auth:` block.
@@ -75,22 +81,6 @@ pub struct RawAudit {
     pub enabled: Option<bool>,
     /// A file to append to, or `stderr` (default).
     pub path: Option<String>,
-}
-
-/// `backend:` block, as in Backstage's app-config.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RawBackend {
-    /// `backend.auth`.
-    pub auth: Option<RawBackendAuth>,
-}
-
-/// `backend.auth` block.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RawBackendAuth {
-    /// Backstage's external access entries; `static` ones become stagedoor tokens.
-    pub external_access: Option<Vec<RawExternalAccess>>,
 }
 
 /// One `backend.auth.externalAccess` entry.

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::ConfigError;
-use super::raw::{RawAudit, RawAuth, RawBackend, RawLimits, RawToken};
+use super::raw::{RawAudit, RawAuth, RawExternalAccess, RawLimits, RawToken};
 use super::settings::Secret;
 
 /// Shortest static token `check` does not warn about.
@@ -137,7 +137,7 @@ pub fn token(raw: &RawToken, key: &str, origin: &str) -> Result<StaticToken, Con
 /// Validates the `auth:` and `backend.auth` blocks.
 pub fn auth(
     raw: Option<RawAuth>,
-    backend: Option<RawBackend>,
+    external: Option<Vec<RawExternalAccess>>,
     backstage_base: Option<&Url>,
     origin: &str,
 ) -> Result<AuthSettings, ConfigError> {
@@ -147,10 +147,7 @@ pub fn auth(
         out.tokens
             .push(token(t, &format!("auth.tokens.{i}"), origin)?);
     }
-    let external = backend
-        .and_then(|b| b.auth)
-        .and_then(|a| a.external_access)
-        .unwrap_or_default();
+    let external = external.unwrap_or_default();
     for (i, e) in external.iter().enumerate() {
         let key = format!("backend.auth.externalAccess.{i}");
         if e.kind != "static" {
@@ -332,29 +329,24 @@ pub fn redacted_view(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::raw::RawExternalAccess;
 
     #[test]
     fn external_access_static_entries_become_tokens() {
         let mut opts = serde_json::Map::new();
         opts.insert("token".into(), json!("a-long-enough-static-token-value"));
         opts.insert("subject".into(), json!("mcp-clients"));
-        let backend = RawBackend {
-            auth: Some(crate::config::raw::RawBackendAuth {
-                external_access: Some(vec![
-                    RawExternalAccess {
-                        kind: "static".into(),
-                        options: Some(opts),
-                        access_restrictions: None,
-                    },
-                    RawExternalAccess {
-                        kind: "jwks".into(),
-                        ..Default::default()
-                    },
-                ]),
-            }),
-        };
-        let a = auth(None, Some(backend), None, "t").unwrap();
+        let external = Some(vec![
+            RawExternalAccess {
+                kind: "static".into(),
+                options: Some(opts),
+                access_restrictions: None,
+            },
+            RawExternalAccess {
+                kind: "jwks".into(),
+                ..Default::default()
+            },
+        ]);
+        let a = auth(None, external, None, "t").unwrap();
         assert_eq!(a.tokens.len(), 1);
         assert_eq!(a.tokens[0].subject, "mcp-clients");
         assert!(a.warnings.iter().any(|w| w.contains("jwks")));

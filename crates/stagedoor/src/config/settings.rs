@@ -145,6 +145,10 @@ pub struct Settings {
     pub auth: super::security::AuthSettings,
     /// Where audit lines go, if anywhere.
     pub audit: Option<super::security::AuditSink>,
+    /// The Actions Registry bridge.
+    pub actions: super::actions::ActionsSettings,
+    /// Servers (default and named) and tool groups.
+    pub servers: super::actions::ServersSettings,
 }
 
 impl Settings {
@@ -223,6 +227,23 @@ impl Settings {
             return Err(err("backstage.timeout", "must be more than zero".into()));
         }
 
+        let external_access = raw
+            .backend
+            .as_ref()
+            .and_then(|b| b.auth.as_ref())
+            .and_then(|a| a.external_access.clone());
+        let (actions, servers) = super::actions::validate(
+            super::actions::RawBlocks {
+                actions: raw.actions,
+                tools: raw.tools,
+                mcp_actions: raw.mcp_actions,
+                backend: raw.backend,
+                server_instructions: raw.server.as_ref().and_then(|s| s.instructions.clone()),
+            },
+            origin,
+            defaults::ACTIONS_REFRESH_INTERVAL,
+        )?;
+
         let s = raw.server.unwrap_or_default();
         let transport = match s.transport.as_deref() {
             Some(t) => t.parse().map_err(|m| err("server.transport", m))?,
@@ -251,7 +272,7 @@ impl Settings {
             },
             shutdown_grace: duration(s.shutdown_grace.as_deref(), defaults::SHUTDOWN_GRACE)
                 .map_err(|m| err("server.shutdownGrace", m))?,
-            instructions: s.instructions,
+            instructions: servers.default.instructions.clone(),
             limits: super::security::limits(s.limits, origin)?,
             read_only: s.read_only.unwrap_or(false),
         };
@@ -279,7 +300,7 @@ impl Settings {
         };
         let auth = super::security::auth(
             raw.auth,
-            raw.backend,
+            external_access,
             backstage.as_ref().map(|b| &b.base_url),
             origin,
         )?;
@@ -291,6 +312,8 @@ impl Settings {
             logging,
             auth,
             audit,
+            actions,
+            servers,
         })
     }
 
@@ -325,6 +348,8 @@ impl Settings {
             },
             "logging": {"level": self.logging.level, "format": self.logging.format},
             "security": super::security::redacted_view(&self.auth, &self.server.limits, &self.audit),
+            "actions": self.actions.view(),
+            "mcpServers": self.servers.view(),
         })
     }
 }

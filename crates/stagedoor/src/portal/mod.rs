@@ -4,11 +4,14 @@
 //! credentials live in one place. Each tool family keeps its Backstage calls in its own file
 //! here (`impl Portal` blocks), using the shared [`Portal::cached`] helper.
 
+mod actions;
 mod scaffolder;
 
-use std::collections::BTreeMap;
+pub use actions::{ActionSourceStatus, ActionsStatus};
+
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use backstage_client::{
@@ -35,6 +38,11 @@ pub struct Portal {
     facets: Cache<String, Arc<Facets>>,
     techdocs: techdocs::TechDocsCaches,
     template_schemas: Cache<EntityRef, Arc<ParameterSchema>>,
+    by_refs: Cache<String, Arc<Vec<Option<Value>>>>,
+    /// Per plugin: the actions invoke API version known to answer.
+    invoke_versions: RwLock<HashMap<String, backstage_client::InvokeVersion>>,
+    /// The bridge's latest discovery report.
+    actions_status: RwLock<Option<Arc<ActionsStatus>>>,
 }
 
 impl std::fmt::Debug for Portal {
@@ -89,6 +97,9 @@ impl Portal {
             facets: new_cache(256, ttl),
             techdocs: techdocs::TechDocsCaches::new(ttl, entries),
             template_schemas: new_cache(256, ttl),
+            by_refs: new_cache(entries / 4, ttl),
+            invoke_versions: RwLock::default(),
+            actions_status: RwLock::default(),
         }
     }
 
@@ -168,7 +179,15 @@ impl Portal {
         if refs.is_empty() {
             return Ok(Vec::new());
         }
-        self.client.get_entities_by_refs(refs, fields).await
+        let key = format!("{refs:?}|{fields:?}");
+        let found = self
+            .cached(
+                &self.by_refs,
+                key,
+                self.client.get_entities_by_refs(refs, fields),
+            )
+            .await?;
+        Ok((*found).clone())
     }
 
     /// Distinct values and counts of catalog fields.

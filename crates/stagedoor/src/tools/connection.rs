@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Attributes, ToolCtx, ToolDef, ToolOutcome, output_schema_for, schema_for};
-use crate::portal::Portal;
+use crate::portal::{ActionsStatus, Portal};
 
 /// Name of the tool.
 pub const NAME: &str = "check_connection";
@@ -109,6 +109,10 @@ pub struct Diagnosis {
     pub identity: Identity,
     /// Each probed plugin: catalog, scaffolder, techdocs, search.
     pub plugins: BTreeMap<String, PluginStatus>,
+    /// The Actions Registry bridge: what the last listing of each plugin source found.
+    /// Absent when no plugin source is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actions: Option<ActionsStatus>,
     /// What to fix, most important first; empty when all is well.
     pub advice: Vec<String>,
 }
@@ -118,7 +122,7 @@ pub(crate) fn definition() -> ToolDef {
         id: format!("diagnostics:{NAME}"),
         name: NAME.into(),
         title: "Check the Backstage connection".into(),
-        description: "Check the connection to Backstage: base URL, reachability and latency, the identity the token maps to, which plugins (catalog, scaffolder, techdocs, search) answer, and what to fix if something is wrong. Call it first when other tools fail.".into(),
+        description: "Check the connection to Backstage: base URL, reachability and latency, the identity the token maps to, which plugins (catalog, scaffolder, techdocs, search) answer, which Actions Registry sources were listed, and what to fix if something is wrong. Call it first when other tools fail.".into(),
         input_schema: schema_for::<Params>(),
         output_schema: output_schema_for::<Diagnosis>(),
         attributes: Attributes::READ_ONLY,
@@ -290,12 +294,29 @@ pub async fn diagnose(portal: &Portal) -> Diagnosis {
             }
         }
     }
+    let actions = portal.actions_status();
+    if let Some(a) = &actions {
+        for (source, s) in &a.sources {
+            if let (false, Some(e)) = (s.ok, &s.error) {
+                let stale = if s.stale {
+                    format!(
+                        " (still serving its {} actions from the last good listing)",
+                        s.actions
+                    )
+                } else {
+                    String::new()
+                };
+                advice.push(format!("actions source `{source}` failed: {e}{stale}"));
+            }
+        }
+    }
     Diagnosis {
         base_url: base,
         reachable,
         latency_ms,
         identity,
         plugins,
+        actions,
         advice,
     }
 }

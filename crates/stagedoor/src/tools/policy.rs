@@ -22,10 +22,14 @@ impl ToolPolicy {
 
     /// Why `def` is not exposed, or `None` when it is.
     pub fn refusal(&self, def: &ToolDef) -> Option<String> {
-        if self.read_only && !def.attributes.read_only {
+        self.refusal_for(&def.name, def.attributes.read_only)
+    }
+
+    /// Why a tool (curated or bridged) with this name and read-only flag is not exposed.
+    pub fn refusal_for(&self, name: &str, read_only: bool) -> Option<String> {
+        if self.read_only && !read_only {
             return Some(format!(
-                "{} is not available: this stagedoor server is read-only (server.readOnly / --read-only), so it only offers tools that change nothing in Backstage. Ask the operator for a server without readOnly to use it.",
-                def.name
+                "{name} is not available: this stagedoor server is read-only (server.readOnly / --read-only), so it only offers tools that change nothing in Backstage. Ask the operator for a server without readOnly to use it."
             ));
         }
         None
