@@ -48,7 +48,11 @@ mcpActions:
 "#,
     )
     .expect("pastes in");
-    assert_eq!(s.auth.tokens.len(), 1, "the static externalAccess entry is a token");
+    assert_eq!(
+        s.auth.tokens.len(),
+        1,
+        "the static externalAccess entry is a token"
+    );
     assert_eq!(s.auth.tokens[0].subject, "mcp-clients");
     assert_eq!(s.actions.plugin_sources, ["catalog", "scaffolder"]);
     assert!(!s.actions.namespaced);
