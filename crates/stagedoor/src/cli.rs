@@ -6,8 +6,9 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
-use crate::config::settings::LogFormat;
+use crate::config::settings::{CatalogSettings, LogFormat};
 use crate::config::{self, ConfigError, Env, Overrides, Settings, Transport};
+use crate::local::{LocalCatalog, watch};
 use crate::mcp::{self, Handler};
 use crate::portal::Portal;
 use crate::tools::{self, connection};
@@ -22,6 +23,12 @@ pub const EXIT_USAGE: i32 = 64;
 
 const EXAMPLES: &str = "\
 Examples:
+  # Serve catalog-info.yaml files from disk, no Backstage needed (edits are picked up live):
+  stagedoor serve --catalog examples/catalog --transport http
+
+  # Validate catalog files: every problem with file and line (exit 1 if any):
+  stagedoor check --catalog examples/catalog
+
   # Serve over stdio (what Claude Desktop, Claude Code, Cursor and VS Code start):
   BACKSTAGE_BASE_URL=https://backstage.example.com BACKSTAGE_TOKEN=... stagedoor serve
 
@@ -58,6 +65,10 @@ pub struct ConfigArgs {
     /// Backstage backend URL (overrides config and BACKSTAGE_BASE_URL).
     #[arg(long, value_name = "URL")]
     pub backstage_url: Option<String>,
+    /// Serve catalog files instead of Backstage: a catalog file, or a directory searched for
+    /// catalog-info.yaml. Repeat (or list several) to combine.
+    #[arg(long = "catalog", value_name = "PATH", num_args = 1..)]
+    pub catalog: Vec<PathBuf>,
 }
 
 /// The subcommands.
@@ -84,7 +95,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Validate config, print it with secrets redacted, and probe Backstage.
+    /// Validate config, print it with secrets redacted, and probe Backstage (or load and
+    /// validate the local catalog).
     Check {
         /// Shared options.
         #[command(flatten)]
@@ -105,6 +117,7 @@ pub fn load_settings(
             transport,
             listen,
             base_url: args.backstage_url.clone(),
+            catalog: args.catalog.clone(),
         },
         env,
     )
@@ -125,11 +138,39 @@ pub fn init_logging(settings: &Settings) {
     };
 }
 
-fn portal(settings: &Settings) -> Result<Arc<Portal>, String> {
+/// Loads the local catalog (off the async threads) and reports what was loaded.
+async fn load_catalog(c: &CatalogSettings) -> Result<Arc<LocalCatalog>, String> {
+    let config = c.to_config();
+    let started = std::time::Instant::now();
+    let catalog = tokio::task::spawn_blocking(move || LocalCatalog::load(config))
+        .await
+        .map_err(|e| format!("loading the catalog failed: {e}"))?;
+    let snap = catalog.snapshot();
+    tracing::info!(
+        entities = snap.len(),
+        files = snap.file_count(),
+        problems = snap.problems.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "local catalog loaded"
+    );
+    watch::log_problems(&snap.problems);
+    Ok(Arc::new(catalog))
+}
+
+async fn portal(settings: &Settings) -> Result<Arc<Portal>, String> {
+    if let Some(c) = &settings.catalog {
+        if settings.backstage.is_some() {
+            tracing::warn!(
+                "both a Backstage URL and catalog paths are configured; serving the local catalog"
+            );
+        }
+        return load_catalog(c).await.map(|c| Arc::new(Portal::local(c)));
+    }
     let Some(b) = &settings.backstage else {
         return Err(
-            "no Backstage is configured: set BACKSTAGE_BASE_URL (and BACKSTAGE_TOKEN), \
-                    --backstage-url, or backstage.baseUrl in a --config file"
+            "nothing to serve: give catalog files with --catalog PATH (or catalog.paths), or a \
+             Backstage with BACKSTAGE_BASE_URL (and BACKSTAGE_TOKEN), --backstage-url, or \
+             backstage.baseUrl in a --config file"
                 .into(),
         );
     };
@@ -140,7 +181,7 @@ fn portal(settings: &Settings) -> Result<Arc<Portal>, String> {
 
 /// `stagedoor serve`.
 pub async fn serve(settings: Settings) -> i32 {
-    let portal = match portal(&settings) {
+    let portal = match portal(&settings).await {
         Ok(p) => p,
         Err(msg) => {
             eprintln!("stagedoor: {msg}");
@@ -149,9 +190,18 @@ pub async fn serve(settings: Settings) -> i32 {
     };
     let handler = Handler::new(portal.clone(), settings.server.instructions.as_deref());
     let shutdown = crate::shutdown::on_signal();
+    if let Some(c) = portal.local_catalog()
+        && c.config().watch
+    {
+        watch::spawn(c.clone(), shutdown.clone());
+    }
+    let serving = match portal.base_url() {
+        Some(u) => u.to_string(),
+        None => "local catalog".to_string(),
+    };
     let result = match settings.server.transport {
         Transport::Stdio => {
-            tracing::info!(backstage = %portal.base_url(), "serving MCP over stdio");
+            tracing::info!(source = %serving, "serving MCP over stdio");
             transport::serve_stdio(handler, shutdown).await
         }
         Transport::Http => {
@@ -196,14 +246,16 @@ fn annotations_label(a: tools::Attributes) -> String {
     s
 }
 
-/// `stagedoor tools`: prints the tools as a table or JSON.
-pub fn list_tools(_settings: &Settings, json_out: bool) -> i32 {
-    let defs = tools::definitions();
+/// `stagedoor tools`: prints the tools as a table or JSON (those of the local catalog when
+/// catalog paths are configured).
+pub fn list_tools(settings: &Settings, json_out: bool) -> i32 {
+    let local = settings.catalog.is_some();
+    let defs = tools::definitions_for(local);
     if json_out {
         let listed: Vec<Value> = defs
             .iter()
             .zip(
-                mcp::tool_list_json()
+                mcp::tool_list_json_for(local)
                     .as_array()
                     .cloned()
                     .unwrap_or_default(),
@@ -248,7 +300,10 @@ pub async fn check(settings: Settings) -> i32 {
         Ok(y) => println!("{y}"),
         Err(_) => println!("{:#}", settings.redacted_view()),
     }
-    let portal = match portal(&settings) {
+    if let Some(c) = &settings.catalog {
+        return check_catalog(c).await;
+    }
+    let portal = match portal(&settings).await {
         Ok(p) => p,
         Err(msg) => {
             eprintln!("stagedoor: {msg}");
@@ -293,6 +348,47 @@ pub async fn check(settings: Settings) -> i32 {
     }
     let catalog_ok = d.plugins.get("catalog").is_some_and(|p| p.ok);
     if d.reachable && catalog_ok {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+/// `stagedoor check` over a local catalog: loads it, prints what was served and every
+/// problem as `file:line: message`; exits 0 only when there is no problem.
+async fn check_catalog(c: &CatalogSettings) -> i32 {
+    let config = c.to_config();
+    let started = std::time::Instant::now();
+    let Ok(catalog) = tokio::task::spawn_blocking(move || LocalCatalog::load(config)).await else {
+        eprintln!("stagedoor: loading the catalog failed");
+        return EXIT_FAILURE;
+    };
+    let snap = catalog.snapshot();
+    println!("# Local catalog");
+    for p in &c.paths {
+        println!("path:     {}", crate::local::shown(p));
+    }
+    println!(
+        "loaded:   {} entities from {} files in {} ms",
+        snap.len(),
+        snap.file_count(),
+        started.elapsed().as_millis()
+    );
+    let kinds: Vec<String> = snap
+        .kinds()
+        .into_iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!("kinds:    {}", kinds.join(", "));
+    println!("problems: {}", snap.problems.len());
+    for p in &snap.problems {
+        let file = crate::local::shown(&p.file);
+        match p.line {
+            Some(l) => println!("{file}:{l}: {}", p.message),
+            None => println!("{file}: {}", p.message),
+        }
+    }
+    if snap.problems.is_empty() {
         EXIT_OK
     } else {
         EXIT_FAILURE

@@ -27,6 +27,14 @@ Start with search_catalog to find entities (services, APIs, systems, teams), the
 detail and relations, get_related_entities to walk ownership and dependencies, and \
 list_entity_facets to learn valid filter values. If a call fails, check_connection says why.";
 
+/// Default instructions when serving a local catalog.
+pub const LOCAL_INSTRUCTIONS: &str = "stagedoor answers from a local software catalog \
+(catalog-info.yaml files read from disk, with Backstage's semantics). Start with search_catalog to \
+find entities (services, APIs, systems, teams), then get_entity for detail and relations, \
+get_related_entities to walk ownership and dependencies, and list_entity_facets to learn valid \
+filter values. If an entity seems missing, check_catalog lists the files read and every problem \
+with its file and line.";
+
 /// Serves the curated tools over any rmcp transport. Cheap to clone.
 #[derive(Clone)]
 pub struct Handler {
@@ -38,10 +46,21 @@ pub struct Handler {
 impl Handler {
     /// A handler answering from `portal`.
     pub fn new(portal: Arc<Portal>, instructions: Option<&str>) -> Self {
+        let local = portal.is_local();
+        let default = if local {
+            LOCAL_INSTRUCTIONS
+        } else {
+            DEFAULT_INSTRUCTIONS
+        };
         Self {
             portal,
-            instructions: instructions.unwrap_or(DEFAULT_INSTRUCTIONS).into(),
-            tools: Arc::new(tools::definitions().into_iter().map(to_mcp_tool).collect()),
+            instructions: instructions.unwrap_or(default).into(),
+            tools: Arc::new(
+                tools::definitions_for(local)
+                    .into_iter()
+                    .map(to_mcp_tool)
+                    .collect(),
+            ),
         }
     }
 }
@@ -93,9 +112,17 @@ pub fn to_mcp_tool(d: &ToolDef) -> Tool {
     tool
 }
 
-/// The `tools/list` payload, as JSON (for `stagedoor tools --json` and the golden file).
+/// The `tools/list` payload over Backstage, as JSON (for the golden file).
 pub fn tool_list_json() -> Value {
-    let tools: Vec<Tool> = tools::definitions().into_iter().map(to_mcp_tool).collect();
+    tool_list_json_for(false)
+}
+
+/// The `tools/list` payload over a local catalog (`local`) or Backstage, as JSON.
+pub fn tool_list_json_for(local: bool) -> Value {
+    let tools: Vec<Tool> = tools::definitions_for(local)
+        .into_iter()
+        .map(to_mcp_tool)
+        .collect();
     serde_json::to_value(tools).unwrap_or(Value::Null)
 }
 

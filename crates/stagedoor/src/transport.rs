@@ -118,6 +118,15 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if let Some(catalog) = state.portal.local_catalog() {
+        let snap = catalog.snapshot();
+        return (
+            StatusCode::OK,
+            axum::Json(json!({"status": "ready", "catalog": {
+                "entities": snap.len(), "files": snap.file_count(), "problems": snap.problems.len()
+            }})),
+        );
+    }
     match connection::probe(&state.portal, 0).await {
         Ok(p) if p.is_success() && p.json_body => (
             StatusCode::OK,

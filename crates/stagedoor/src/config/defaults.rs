@@ -24,3 +24,17 @@ pub const MAX_REQUEST_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Log filter when neither config nor `RUST_LOG` says otherwise.
 pub const LOG_LEVEL: &str = "info";
+/// Files loaded from a directory catalog path: Backstage's conventional file name.
+pub const CATALOG_INCLUDE: [&str; 2] = ["**/catalog-info.yaml", "**/catalog-info.yml"];
+/// Skipped inside directory catalog paths: dependencies, VCS and hidden directories, and
+/// scaffolder template skeletons (their `catalog-info.yaml` holds `${{ values }}` templating).
+pub const CATALOG_EXCLUDE: [&str; 4] = [
+    "**/node_modules/**",
+    "**/.*/**",
+    "**/skeleton/**",
+    "**/target/**",
+];
+/// Quiet time after a catalog file changes before it is reloaded.
+pub const CATALOG_DEBOUNCE: Duration = Duration::from_millis(250);
+/// Largest catalog or placeholder file read.
+pub const CATALOG_MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;

@@ -58,6 +58,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `--backstage-url`.
     pub base_url: Option<String>,
+    /// `--catalog` (replaces `catalog.paths`).
+    pub catalog: Vec<PathBuf>,
 }
 
 /// Loads every layer and validates the result.
@@ -86,6 +88,14 @@ pub fn load(
     }
     if let Some(u) = &overrides.base_url {
         cli.insert("backstage".into(), serde_json::json!({ "baseUrl": u }));
+    }
+    if !overrides.catalog.is_empty() {
+        let paths: Vec<serde_json::Value> = overrides
+            .catalog
+            .iter()
+            .map(|p| p.display().to_string().into())
+            .collect();
+        cli.insert("catalog".into(), serde_json::json!({ "paths": paths }));
     }
     if !cli.is_empty() {
         origins.push("command line".into());

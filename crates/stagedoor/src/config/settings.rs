@@ -107,6 +107,40 @@ pub struct CacheSettings {
     pub max_entries: u64,
 }
 
+/// A local catalog served instead of Backstage.
+#[derive(Debug, Clone)]
+pub struct CatalogSettings {
+    /// Files or directories, absolute.
+    pub paths: Vec<std::path::PathBuf>,
+    /// Globs of the files loaded from a directory.
+    pub include: Vec<String>,
+    /// Globs skipped inside directories.
+    pub exclude: Vec<String>,
+    /// Reload on change.
+    pub watch: bool,
+    /// Quiet time before a reload.
+    pub debounce: Duration,
+    /// Largest file read.
+    pub max_file_bytes: u64,
+}
+
+impl CatalogSettings {
+    /// The local catalog's configuration (globs compiled; they were validated already).
+    pub fn to_config(&self) -> crate::local::CatalogConfig {
+        let empty = globset::GlobSet::empty;
+        crate::local::CatalogConfig {
+            load: crate::local::LoadOptions {
+                paths: self.paths.clone(),
+                include: crate::local::glob_set(&self.include).unwrap_or_else(|_| empty()),
+                exclude: crate::local::glob_set(&self.exclude).unwrap_or_else(|_| empty()),
+                max_file_bytes: self.max_file_bytes,
+            },
+            watch: self.watch,
+            debounce: self.debounce,
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -137,6 +171,8 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// Logging.
     pub logging: LoggingSettings,
+    /// The local catalog; when set, it is served instead of Backstage.
+    pub catalog: Option<CatalogSettings>,
 }
 
 impl Settings {
@@ -254,11 +290,13 @@ impl Settings {
                 }
             },
         };
+        let catalog = catalog_settings(raw.catalog.unwrap_or_default(), &err)?;
         Ok(Self {
             backstage,
             server,
             cache,
             logging,
+            catalog,
         })
     }
 
@@ -291,8 +329,73 @@ impl Settings {
                 "maxEntries": self.cache.max_entries,
             },
             "logging": {"level": self.logging.level, "format": self.logging.format},
+            "catalog": self.catalog.as_ref().map(|c| serde_json::json!({
+                "paths": c.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                "include": c.include,
+                "exclude": c.exclude,
+                "watch": c.watch,
+                "debounce": humantime::format_duration(c.debounce).to_string(),
+                "maxFileBytes": c.max_file_bytes,
+            })),
         })
     }
+}
+
+fn catalog_settings(
+    c: super::raw::RawCatalog,
+    err: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Option<CatalogSettings>, ConfigError> {
+    let paths = c.paths.unwrap_or_default();
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let cwd = std::env::current_dir().map_err(|e| {
+        err(
+            "catalog.paths",
+            format!("cannot read the working directory: {e}"),
+        )
+    })?;
+    let mut abs = Vec::new();
+    for p in paths {
+        if p.trim().is_empty() {
+            return Err(err("catalog.paths", "contains an empty path".into()));
+        }
+        let path = crate::local::normalize_path(&cwd.join(p.trim()));
+        if !path.exists() {
+            return Err(err(
+                "catalog.paths",
+                format!("`{p}` does not exist (looked for {})", path.display()),
+            ));
+        }
+        abs.push(path);
+    }
+    let include = c.include.unwrap_or_else(|| {
+        defaults::CATALOG_INCLUDE
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    });
+    let exclude = c.exclude.unwrap_or_else(|| {
+        defaults::CATALOG_EXCLUDE
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    });
+    crate::local::glob_set(&include).map_err(|m| err("catalog.include", m))?;
+    crate::local::glob_set(&exclude).map_err(|m| err("catalog.exclude", m))?;
+    Ok(Some(CatalogSettings {
+        paths: abs,
+        include,
+        exclude,
+        watch: c.watch.unwrap_or(true),
+        debounce: duration(c.debounce.as_deref(), defaults::CATALOG_DEBOUNCE)
+            .map_err(|m| err("catalog.debounce", m))?,
+        max_file_bytes: match c.max_file_bytes {
+            Some(0) => return Err(err("catalog.maxFileBytes", "must be more than zero".into())),
+            Some(n) => n,
+            None => defaults::CATALOG_MAX_FILE_BYTES,
+        },
+    }))
 }
 
 fn parse_base_url(input: &str) -> Result<Url, String> {
