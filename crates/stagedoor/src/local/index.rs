@@ -3,15 +3,16 @@
 //! Backstage's `buildEntitySearch` (keys and values lowercased, arrays flattened, `path.item`
 //! keys for string items, values over 200 characters kept only as "exists").
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::Problem;
 use super::load::{Candidate, FileMeta, Loaded};
+use super::table::KeyIndex;
 
 const SPECIAL_KEYS: [&str; 7] = [
     "attachments",
@@ -26,12 +27,30 @@ const MAX_KEY_LENGTH: usize = 200;
 const MAX_VALUE_LENGTH: usize = 200;
 
 /// One search row: a lowercase key and its lowercase value (`None`: null, or too long to
-/// index), with the original value kept for facets.
+/// index), with the original value kept for facets when it differs from the lowercase one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Row {
     pub key: String,
     pub value: Option<String>,
     pub original: Option<String>,
+}
+
+impl Row {
+    /// The original value (for facets).
+    pub(crate) fn original(&self) -> Option<&str> {
+        self.original.as_deref().or(self.value.as_deref())
+    }
+}
+
+/// `s.to_lowercase()`, without allocating when it is lowercase already.
+fn lower(s: String) -> (String, Option<String>) {
+    if s.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+        let l = s.to_lowercase();
+        if l != s {
+            return (l, Some(s));
+        }
+    }
+    (s, None)
 }
 
 /// `String(value)` of JavaScript for a JSON scalar.
@@ -58,7 +77,7 @@ fn js_len(s: &str) -> usize {
 /// The search rows of an entity (without relations), or Backstage's error for keys that
 /// differ only in case.
 pub(crate) fn rows(entity: &Value) -> Result<Vec<Row>, String> {
-    let mut raw: Vec<(String, Option<String>)> = Vec::new();
+    let mut raw: Vec<(String, Option<String>)> = Vec::with_capacity(48);
     let mut seen_path_keys: HashSet<String> = HashSet::new();
     traverse("", entity, &mut raw, &mut seen_path_keys);
     let meta = &entity["metadata"];
@@ -67,33 +86,16 @@ pub(crate) fn rows(entity: &Value) -> Result<Vec<Row>, String> {
         meta["name"].as_str().map(str::to_string),
     ));
     let ns = meta["namespace"].as_str().map(str::to_string);
-    raw.push(("metadata.namespace".into(), ns.clone()));
+    let had_ns = ns.is_some();
+    raw.push(("metadata.namespace".into(), ns));
     raw.push((
         "metadata.uid".into(),
         meta["uid"].as_str().map(str::to_string),
     ));
-    if ns.is_none() {
+    if !had_ns {
         raw.push(("metadata.namespace".into(), Some("default".into())));
     }
-    let keys: HashSet<&str> = raw.iter().map(|(k, _)| k.as_str()).collect();
-    let lower: HashSet<String> = keys.iter().map(|k| k.to_lowercase()).collect();
-    if keys.len() != lower.len() {
-        let mut by_lower: HashMap<String, Vec<&str>> = HashMap::new();
-        for k in &keys {
-            by_lower.entry(k.to_lowercase()).or_default().push(k);
-        }
-        let mut bad: Vec<String> = by_lower
-            .into_iter()
-            .filter(|(_, v)| v.len() > 1)
-            .map(|(k, _)| k)
-            .collect();
-        bad.sort();
-        return Err(format!(
-            "the entity has keys that differ only in case: '{}'",
-            bad.join("', '")
-        ));
-    }
-    Ok(to_rows(raw))
+    to_rows(raw)
 }
 
 fn traverse(
@@ -122,62 +124,81 @@ fn traverse(
             }
         }
         Value::Object(map) => {
+            let mut p = String::with_capacity(path.len() + 24);
             for (k, v) in map {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
+                p.clear();
+                if !path.is_empty() {
+                    p.push_str(path);
+                    p.push('.');
+                }
+                p.push_str(k);
                 traverse(&p, v, out, seen);
             }
         }
     }
 }
 
-/// Lowercases, drops over-long keys, blanks over-long values and removes duplicates.
-fn to_rows(raw: Vec<(String, Option<String>)>) -> Vec<Row> {
-    let mut seen: HashSet<(String, Option<String>)> = HashSet::new();
-    let mut out = Vec::with_capacity(raw.len());
+/// Lowercases, drops over-long keys, blanks over-long values and removes duplicate
+/// (key, value) rows, keeping the first original; refuses keys that differ only in case, as
+/// Backstage does.
+fn to_rows(raw: Vec<(String, Option<String>)>) -> Result<Vec<Row>, String> {
+    // (row, the key as written when it differs from the lowercase key)
+    let mut out: Vec<(Row, Option<String>)> = Vec::with_capacity(raw.len());
     for (k, v) in raw {
-        let key = k.to_lowercase();
-        if js_len(&key) > MAX_KEY_LENGTH {
-            continue;
-        }
-        let row = match v {
-            Some(original) => {
-                let value = original.to_lowercase();
+        let (key, raw_key) = lower(k);
+        let (value, original) = match v {
+            Some(v) => {
+                let (value, original) = lower(v);
                 if js_len(&value) <= MAX_VALUE_LENGTH {
-                    Row {
-                        key,
-                        value: Some(value),
-                        original: Some(original),
-                    }
+                    (Some(value), original)
                 } else {
-                    Row {
-                        key,
-                        value: None,
-                        original: None,
-                    }
+                    (None, None)
                 }
             }
-            None => Row {
-                key,
-                value: None,
-                original: None,
-            },
+            None => (None, None),
         };
-        if seen.insert((row.key.clone(), row.value.clone())) {
-            out.push(row);
+        out.push((
+            Row {
+                key,
+                value,
+                original,
+            },
+            raw_key,
+        ));
+    }
+    // Stable: among equal (key, value) rows the first stays.
+    out.sort_by(|(a, _), (b, _)| a.key.cmp(&b.key).then_with(|| a.value.cmp(&b.value)));
+    let mut clashes: Vec<&str> = Vec::new();
+    for w in out.windows(2) {
+        let ((a, ar), (b, br)) = (&w[0], &w[1]);
+        let (ar, br) = (
+            ar.as_deref().unwrap_or(&a.key),
+            br.as_deref().unwrap_or(&b.key),
+        );
+        if a.key == b.key && ar != br && clashes.last() != Some(&a.key.as_str()) {
+            clashes.push(&a.key);
         }
     }
-    out
+    if !clashes.is_empty() {
+        return Err(format!(
+            "the entity has keys that differ only in case: '{}'",
+            clashes.join("', '")
+        ));
+    }
+    let mut rows: Vec<Row> = out
+        .into_iter()
+        .map(|(r, _)| r)
+        .filter(|r| js_len(&r.key) <= MAX_KEY_LENGTH)
+        .collect();
+    rows.dedup_by(|b, a| a.key == b.key && a.value == b.value);
+    Ok(rows)
 }
 
 /// One entity of the catalog.
 #[derive(Debug)]
 pub(crate) struct Stored {
-    /// The entity as served, `relations` included.
-    pub value: Arc<Value>,
+    /// The entity as served (`relations` included), as JSON text: compact, parsed on read.
+    pub json: Box<str>,
     /// Lowercase `kind:namespace/name`.
     pub key: Box<str>,
     /// Lowercase `metadata.name` (the sort key).
@@ -188,15 +209,11 @@ pub(crate) struct Stored {
     pub line: u32,
 }
 
-/// Every row of one key: which entities have it, by value and by original value.
-#[derive(Debug, Default)]
-pub(crate) struct KeyIndex {
-    /// Entities with any row for the key (null values included), ascending.
-    pub present: Vec<u32>,
-    /// Lowercase value → entities, ascending.
-    pub values: HashMap<Box<str>, Vec<u32>>,
-    /// Original value → entities, ascending (for facets).
-    pub originals: HashMap<Box<str>, Vec<u32>>,
+impl Stored {
+    /// The entity.
+    pub(crate) fn value(&self) -> Value {
+        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+    }
 }
 
 /// A loaded catalog: immutable, replaced whole on reload.
@@ -213,17 +230,14 @@ pub struct Snapshot {
     pub read: Vec<PathBuf>,
     /// When this snapshot was built.
     pub loaded_at: SystemTime,
+    /// How long reading, parsing and validating took, then building the index.
+    pub timings: (std::time::Duration, std::time::Duration),
 }
 
 impl Snapshot {
     /// An empty catalog.
     pub fn empty() -> Self {
-        Self::build(Loaded {
-            candidates: Vec::new(),
-            problems: Vec::new(),
-            files: HashMap::new(),
-            read: Vec::new(),
-        })
+        Self::build(Loaded::default())
     }
 
     /// How many entities are served.
@@ -239,6 +253,21 @@ impl Snapshot {
     /// How many catalog files were loaded.
     pub fn file_count(&self) -> usize {
         self.files.len()
+    }
+
+    /// Approximate bytes held by entities and the index.
+    pub fn heap_bytes(&self) -> usize {
+        let entities: usize = self
+            .entities
+            .iter()
+            .map(|s| s.json.len() + s.key.len() * 2 + s.name.len() + 64)
+            .sum();
+        let index: usize = self
+            .index
+            .iter()
+            .map(|(k, v)| k.len() + 48 + v.bytes())
+            .sum();
+        entities + index
     }
 
     /// The entity with this lowercase ref.
@@ -260,26 +289,31 @@ impl Snapshot {
         self.entities.iter()
     }
 
-    /// Resolves duplicates, computes relations and builds the index.
+    /// Resolves duplicates, computes relations, builds the index.
     pub(crate) fn build(loaded: Loaded) -> Self {
+        let started = std::time::Instant::now();
         let Loaded {
             candidates,
+            mut builder,
             mut problems,
             mut files,
             read,
+            elapsed: prepare,
         } = loaded;
         // The first definition of a ref wins, as in Backstage (the later one conflicts).
-        let mut first: HashMap<String, (Arc<Path>, usize)> = HashMap::new();
-        let mut kept: Vec<Candidate> = Vec::with_capacity(candidates.len());
-        for c in candidates {
-            if let Some((file, line)) = first.get(&c.key) {
+        let mut first: HashMap<&str, usize> = HashMap::with_capacity(candidates.len());
+        let mut alive: Vec<usize> = Vec::with_capacity(candidates.len());
+        for (i, c) in candidates.iter().enumerate() {
+            if let Some(j) = first.get(c.key.as_str()) {
+                let f = &candidates[*j];
                 problems.push(Problem {
                     file: c.file.to_path_buf(),
                     line: Some(c.line),
                     message: format!(
-                        "{}: duplicate entity, already defined at {}:{line}; this definition is ignored",
+                        "{}: duplicate entity, already defined at {}:{}; this definition is ignored",
                         c.key,
-                        file.display()
+                        f.file.display(),
+                        f.line
                     ),
                 });
                 if let Some(m) = files.get_mut(&c.canon) {
@@ -287,72 +321,79 @@ impl Snapshot {
                 }
                 continue;
             }
-            first.insert(c.key.clone(), (c.file.clone(), c.line));
-            kept.push(c);
+            first.insert(&c.key, i);
+            alive.push(i);
         }
-        let mut relations: HashMap<String, BTreeSet<(&'static str, String)>> = HashMap::new();
-        for c in &kept {
-            for e in &c.edges {
-                relations
-                    .entry(e.source.clone())
-                    .or_default()
-                    .insert((e.kind, e.target.clone()));
-            }
+        drop(first);
+        alive.sort_unstable_by(|a, b| {
+            let (a, b) = (&candidates[*a], &candidates[*b]);
+            a.name.cmp(&b.name).then_with(|| a.key.cmp(&b.key))
+        });
+        // Provisional (candidate) id → final (sorted) id.
+        let mut remap = vec![u32::MAX; candidates.len()];
+        for (fin, prov) in alive.iter().enumerate() {
+            remap[*prov] = fin as u32;
         }
-        let mut kept: Vec<(String, Candidate)> = kept
-            .into_iter()
-            .map(|c| (sort_name_of(&c.value), c))
+        let by_key: HashMap<Box<str>, u32> = alive
+            .iter()
+            .enumerate()
+            .map(|(fin, prov)| (candidates[*prov].key.as_str().into(), fin as u32))
             .collect();
-        kept.sort_by(|(an, a), (bn, b)| an.cmp(bn).then_with(|| a.key.cmp(&b.key)));
-        let mut entities = Vec::with_capacity(kept.len());
-        let mut by_key = HashMap::with_capacity(kept.len());
+        // Relations: each emitted pair lands on the source entity, if it is in the catalog.
+        let mut rels: Vec<Vec<(&'static str, &str)>> = vec![Vec::new(); alive.len()];
+        for (fin, prov) in alive.iter().enumerate() {
+            let c = &candidates[*prov];
+            for (out, inc, target) in &c.refs {
+                rels[fin].push((out, target));
+                if let Some(j) = by_key.get(&**target) {
+                    rels[*j as usize].push((inc, &c.key));
+                }
+            }
+        }
+        for r in &mut rels {
+            r.sort_unstable();
+            r.dedup();
+        }
+        for (fin, prov) in alive.iter().enumerate() {
+            let mut last = "";
+            let mut key = String::new();
+            for (t, target) in &rels[fin] {
+                if *t != last {
+                    key = format!("relations.{}", t.to_lowercase());
+                    last = t;
+                }
+                builder.add(
+                    *prov as u32,
+                    &key,
+                    Some(&target.to_lowercase()),
+                    Some(target),
+                );
+            }
+        }
+        let index = builder.finish(&remap);
+        let mut entities = Vec::with_capacity(alive.len());
         let mut by_file: HashMap<Arc<Path>, Vec<u32>> = HashMap::new();
-        let mut index: HashMap<Box<str>, KeyIndex> = HashMap::new();
-        for (i, (name, c)) in kept.into_iter().enumerate() {
-            let i = i as u32;
-            let rels = relations.remove(&c.key).unwrap_or_default();
-            let mut rows = c.rows;
-            let mut seen: HashSet<(String, String)> = HashSet::new();
-            for (t, target) in &rels {
-                let key = format!("relations.{}", t.to_lowercase());
-                let value = target.to_lowercase();
-                if seen.insert((key.clone(), value.clone())) {
-                    rows.push(Row {
-                        key,
-                        value: Some(value),
-                        original: Some(target.clone()),
-                    });
+        let rels: Vec<String> = rels.into_iter().map(|r| relations_json(&r)).collect();
+        let mut candidates: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
+        for (fin, (prov, r)) in alive.iter().zip(rels).enumerate() {
+            let Some(c) = candidates[*prov].take() else {
+                continue;
+            };
+            let mut json = c.json;
+            if json.ends_with('}') {
+                json.pop();
+                if !json.ends_with('{') {
+                    json.push(',');
                 }
+                json.push_str("\"relations\":");
+                json.push_str(&r);
+                json.push('}');
             }
-            for row in rows {
-                let ki = index.entry(row.key.into_boxed_str()).or_default();
-                if ki.present.last() != Some(&i) {
-                    ki.present.push(i);
-                }
-                if let (Some(v), Some(o)) = (row.value, row.original) {
-                    push_unique(ki.values.entry(v.into_boxed_str()).or_default(), i);
-                    push_unique(ki.originals.entry(o.into_boxed_str()).or_default(), i);
-                }
-            }
-            let mut value = c.value;
-            let rel_values: Vec<Value> = rels
-                .into_iter()
-                .map(|(t, target)| {
-                    let mut m = Map::new();
-                    m.insert("type".into(), Value::String(t.to_string()));
-                    m.insert("targetRef".into(), Value::String(target));
-                    Value::Object(m)
-                })
-                .collect();
-            if let Some(obj) = value.as_object_mut() {
-                obj.insert("relations".into(), Value::Array(rel_values));
-            }
-            by_key.insert(c.key.clone().into_boxed_str(), i);
-            by_file.entry(c.canon.clone()).or_default().push(i);
+            by_file.entry(c.canon.clone()).or_default().push(fin as u32);
             entities.push(Stored {
-                value: Arc::new(value),
+                json: json.into_boxed_str(),
                 key: c.key.into_boxed_str(),
-                name: name.into_boxed_str(),
+                name: c.name.into_boxed_str(),
                 file: c.file,
                 line: c.line as u32,
             });
@@ -369,21 +410,26 @@ impl Snapshot {
             problems,
             read,
             loaded_at: SystemTime::now(),
+            timings: (prepare, started.elapsed()),
         }
     }
 }
 
-fn push_unique(list: &mut Vec<u32>, i: u32) {
-    if list.last() != Some(&i) {
-        list.push(i);
+/// `[{"type":..,"targetRef":..}, ...]` as Backstage writes it.
+fn relations_json(rels: &[(&'static str, &str)]) -> String {
+    let mut out = String::from("[");
+    for (i, (t, target)) in rels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"type\":");
+        out.push_str(&Value::String((*t).to_string()).to_string());
+        out.push_str(",\"targetRef\":");
+        out.push_str(&Value::String((*target).to_string()).to_string());
+        out.push('}');
     }
-}
-
-fn sort_name_of(v: &Value) -> String {
-    v["metadata"]["name"]
-        .as_str()
-        .map(str::to_lowercase)
-        .unwrap_or_default()
+    out.push(']');
+    out
 }
 
 #[cfg(test)]

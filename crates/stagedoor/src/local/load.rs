@@ -3,9 +3,11 @@
 //! detected), each document validated and preprocessed as Backstage's processing pipeline
 //! does, and problems collected with their file and line while the rest still loads.
 //!
-//! A reload reuses the previous snapshot's entities of every file whose bytes (and
-//! placeholder files) did not change, and keeps serving the last good version of a file
-//! that now fails to load.
+//! Each file is *prepared* on its own (read, parsed, validated, its search rows computed)
+//! — in parallel for the files of a directory or of one Location's targets — and then
+//! merged in a fixed order, so the result does not depend on thread timing. A reload reuses
+//! the previous snapshot's entities of every file whose bytes (and placeholder files) did not
+//! change, and keeps serving the last good version of a file that now fails to load.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -13,11 +15,13 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::index::{self, Row};
 use super::placeholder::{self, Scope};
-use super::relations::{self, Edge};
+use super::relations::{self, Target};
+use super::table::IndexBuilder;
 use super::validate::{self, Invalid};
 use super::yaml::{self, Parsed};
 use super::{Problem, Snapshot};
@@ -48,22 +52,28 @@ pub fn glob_set(patterns: &[String]) -> Result<GlobSet, String> {
 /// A valid entity read from a file, before duplicates are resolved.
 #[derive(Debug)]
 pub(crate) struct Candidate {
-    /// The entity, preprocessed and validated, without `relations`.
-    pub value: Value,
+    /// The entity, preprocessed and validated, without `relations`, as JSON text.
+    pub json: String,
     /// Lowercase `kind:namespace/name`.
     pub key: String,
+    /// Lowercase `metadata.name`.
+    pub name: String,
     /// The file it came from (as shown).
     pub file: Arc<Path>,
     /// Canonical path of that file.
     pub canon: Arc<Path>,
     /// 1-based line of the document.
     pub line: usize,
-    /// Relations it emits.
-    pub edges: Vec<Edge>,
-    /// Its search rows (without relations).
-    pub rows: Vec<Row>,
-    /// For a Location: the line of each target, in `target`-then-`targets` order.
-    pub target_lines: Vec<usize>,
+    /// The references it makes (relations to emit).
+    pub refs: Vec<Target>,
+}
+
+/// A candidate as prepared, with what only the merge step consumes.
+#[derive(Debug)]
+struct Prepared {
+    candidate: Candidate,
+    rows: Vec<Row>,
+    location: Option<LocationTargets>,
 }
 
 /// What is remembered of a file between loads.
@@ -76,11 +86,14 @@ pub(crate) struct FileMeta {
 }
 
 /// The result of one load.
+#[derive(Default)]
 pub(crate) struct Loaded {
     pub candidates: Vec<Candidate>,
+    pub builder: IndexBuilder,
     pub problems: Vec<Problem>,
     pub files: HashMap<Arc<Path>, FileMeta>,
     pub read: Vec<PathBuf>,
+    pub elapsed: std::time::Duration,
 }
 
 fn hash_bytes(bytes: &[u8]) -> u64 {
@@ -109,6 +122,7 @@ fn location_ref(path: &Path) -> String {
 }
 
 /// The targets of one Location entity, with the line of each.
+#[derive(Debug)]
 struct LocationTargets {
     file: Arc<Path>,
     line: usize,
@@ -118,8 +132,8 @@ struct LocationTargets {
 }
 
 impl LocationTargets {
-    fn of(c: &Candidate) -> Self {
-        let spec = &c.value["spec"];
+    fn of(value: &Value, file: &Arc<Path>, line: usize, target_lines: &[usize]) -> Self {
+        let spec = &value["spec"];
         let targets = spec
             .get("target")
             .and_then(Value::as_str)
@@ -132,16 +146,11 @@ impl LocationTargets {
                     .filter_map(Value::as_str),
             )
             .enumerate()
-            .map(|(i, t)| {
-                (
-                    t.to_string(),
-                    c.target_lines.get(i).copied().unwrap_or(c.line),
-                )
-            })
+            .map(|(i, t)| (t.to_string(), target_lines.get(i).copied().unwrap_or(line)))
             .collect();
         Self {
-            file: c.file.clone(),
-            line: c.line,
+            file: file.clone(),
+            line,
             kind: spec
                 .get("type")
                 .and_then(Value::as_str)
@@ -153,6 +162,15 @@ impl LocationTargets {
     }
 }
 
+/// One file, prepared: everything the merge step needs.
+struct FileOutcome {
+    canon: Option<Arc<Path>>,
+    prepared: Vec<Prepared>,
+    problems: Vec<Problem>,
+    meta: Option<FileMeta>,
+    read: Vec<PathBuf>,
+}
+
 struct Loader<'a> {
     opts: &'a LoadOptions,
     prev: Option<&'a Snapshot>,
@@ -160,32 +178,36 @@ struct Loader<'a> {
     out: Loaded,
 }
 
+/// How many files are prepared at once (bounds the rows held in flight).
+const BATCH: usize = 64;
+
 /// Loads every configured path. `prev` is the snapshot being replaced, if any.
 pub(crate) fn load(opts: &LoadOptions, prev: Option<&Snapshot>) -> Loaded {
     let mut l = Loader {
         opts,
         prev,
         visited: HashSet::new(),
-        out: Loaded {
-            candidates: Vec::new(),
-            problems: Vec::new(),
-            files: HashMap::new(),
-            read: Vec::new(),
-        },
+        out: Loaded::default(),
     };
+    let started = std::time::Instant::now();
     for path in &opts.paths {
         l.root(path);
     }
+    l.out.elapsed = started.elapsed();
     l.out
+}
+
+fn problem(file: &Path, line: Option<usize>, message: impl Into<String>) -> Problem {
+    Problem {
+        file: file.to_path_buf(),
+        line,
+        message: message.into(),
+    }
 }
 
 impl Loader<'_> {
     fn problem(&mut self, file: &Path, line: Option<usize>, message: impl Into<String>) {
-        self.out.problems.push(Problem {
-            file: file.to_path_buf(),
-            line,
-            message: message.into(),
-        });
+        self.out.problems.push(problem(file, line, message));
     }
 
     fn root(&mut self, path: &Path) {
@@ -195,21 +217,26 @@ impl Loader<'_> {
                 return self.problem(path, None, format!("cannot read the catalog path: {e}"));
             }
         };
-        if meta.is_dir() {
-            let Ok(root) = path.canonicalize() else {
-                return self.problem(path, None, "cannot resolve the directory");
-            };
+        let (dir, files) = if meta.is_dir() {
             self.out.read.push(path.to_path_buf());
-            for file in self.walk(path) {
-                self.visit(&file, &location_ref(&file), &root, &mut Vec::new());
-            }
+            (path, self.walk(path))
         } else {
-            let parent = path.parent().unwrap_or(Path::new("/"));
-            let Ok(root) = parent.canonicalize() else {
-                return self.problem(path, None, "cannot resolve the file's directory");
-            };
-            self.visit(path, &location_ref(path), &root, &mut Vec::new());
-        }
+            (
+                path.parent().unwrap_or(Path::new("/")),
+                vec![path.to_path_buf()],
+            )
+        };
+        let Ok(root) = dir.canonicalize() else {
+            return self.problem(path, None, "cannot resolve the catalog directory");
+        };
+        let files = files
+            .into_iter()
+            .map(|f| {
+                let origin = location_ref(&f);
+                (f, origin)
+            })
+            .collect();
+        self.visit_all(files, &root, &mut Vec::new());
     }
 
     /// Files under `dir` matching the include globs and not excluded, sorted.
@@ -243,22 +270,38 @@ impl Loader<'_> {
         files
     }
 
-    /// Loads one file (once), then follows the Locations it defines.
-    fn visit(&mut self, file: &Path, origin: &str, root: &Path, chain: &mut Vec<PathBuf>) {
-        let Ok(canon) = file.canonicalize() else {
-            return self.problem(file, None, "cannot read the file: not found");
+    /// Prepares `files` in parallel batches, then visits each in order.
+    fn visit_all(&mut self, files: Vec<(PathBuf, String)>, root: &Path, chain: &mut Vec<PathBuf>) {
+        for batch in files.chunks(BATCH) {
+            let todo: Vec<&(PathBuf, String)> = batch
+                .iter()
+                .filter(|(f, _)| {
+                    f.canonicalize()
+                        .map_or(true, |c| !self.visited.contains(&c))
+                })
+                .collect();
+            let (opts, prev) = (self.opts, self.prev);
+            let outcomes: Vec<FileOutcome> = todo
+                .par_iter()
+                .map(|(f, origin)| prepare(opts, prev, f, origin, root))
+                .collect();
+            for ((_, origin), outcome) in todo.into_iter().zip(outcomes) {
+                self.visit(outcome, origin, root, chain);
+            }
+        }
+    }
+
+    /// Merges a prepared file (once), then follows the Locations it defines.
+    fn visit(&mut self, outcome: FileOutcome, origin: &str, root: &Path, chain: &mut Vec<PathBuf>) {
+        let Some(canon) = outcome.canon.clone() else {
+            self.out.problems.extend(outcome.problems);
+            return;
         };
-        if !self.visited.insert(canon.clone()) {
+        if !self.visited.insert(canon.to_path_buf()) {
             return;
         }
-        let start = self.out.candidates.len();
-        self.file(file, &canon, origin, root);
-        chain.push(canon);
-        let locations: Vec<LocationTargets> = self.out.candidates[start..]
-            .iter()
-            .filter(|c| c.value["kind"] == "Location")
-            .map(LocationTargets::of)
-            .collect();
+        let locations = self.merge(outcome, &canon);
+        chain.push(canon.to_path_buf());
         for loc in locations {
             if loc.kind != "file" {
                 self.problem(
@@ -271,37 +314,67 @@ impl Loader<'_> {
                 );
                 continue;
             }
+            let mut next = Vec::new();
             for (target, line) in &loc.targets {
-                self.target(&loc.file, *line, target, loc.optional, origin, root, chain);
+                for f in self.target_files(&loc.file, *line, target, loc.optional, root, chain) {
+                    next.push((f, origin.to_string()));
+                }
             }
+            self.visit_all(next, root, chain);
         }
         chain.pop();
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn target(
+    /// Takes a prepared file into the load: its rows into the index builder under
+    /// provisional ids, its candidates, problems and metadata. Returns its Locations.
+    fn merge(&mut self, outcome: FileOutcome, canon: &Arc<Path>) -> Vec<LocationTargets> {
+        self.out.read.extend(outcome.read);
+        self.out.problems.extend(outcome.problems);
+        if let Some(meta) = outcome.meta {
+            self.out.files.insert(canon.clone(), meta);
+        }
+        let mut locations = Vec::new();
+        for p in outcome.prepared {
+            let id = self.out.candidates.len() as u32;
+            for row in &p.rows {
+                self.out
+                    .builder
+                    .add(id, &row.key, row.value.as_deref(), row.original());
+            }
+            if let Some(l) = p.location {
+                locations.push(l);
+            }
+            self.out.candidates.push(p.candidate);
+        }
+        locations
+    }
+
+    /// The files a Location target names, after the checks: relative, inside the root,
+    /// existing (unless optional), and not a cycle.
+    fn target_files(
         &mut self,
         loc_file: &Path,
         line: usize,
         target: &str,
         optional: bool,
-        origin: &str,
         root: &Path,
-        chain: &mut Vec<PathBuf>,
-    ) {
+        chain: &[PathBuf],
+    ) -> Vec<PathBuf> {
         if target.ends_with('/') {
-            return self.problem(
+            self.problem(
                 loc_file,
                 Some(line),
                 format!("Location target `{target}` ends with a path separator"),
             );
+            return Vec::new();
         }
         if placeholder::is_url(target) || Path::new(target).is_absolute() {
-            return self.problem(
+            self.problem(
                 loc_file,
                 Some(line),
                 format!("Location target `{target}` is not followed: the local catalog reads only paths relative to the Location's file"),
             );
+            return Vec::new();
         }
         let dir = loc_file.parent().unwrap_or(Path::new("/"));
         let joined = normalize(&dir.join(target));
@@ -312,19 +385,17 @@ impl Loader<'_> {
         } else {
             Vec::new()
         };
-        if files.is_empty() {
-            if !optional {
-                self.problem(
-                    loc_file,
-                    Some(line),
-                    format!(
-                        "Location target `{target}` does not exist ({})",
-                        joined.display()
-                    ),
-                );
-            }
-            return;
+        if files.is_empty() && !optional {
+            self.problem(
+                loc_file,
+                Some(line),
+                format!(
+                    "Location target `{target}` does not exist ({})",
+                    joined.display()
+                ),
+            );
         }
+        let mut out = Vec::new();
         for f in files {
             let canon = match f.canonicalize() {
                 Ok(c) => c,
@@ -358,8 +429,9 @@ impl Loader<'_> {
                 );
                 continue;
             }
-            self.visit(&f, origin, root, chain);
+            out.push(f);
         }
+        out
     }
 
     /// Expands a glob target: walks from its literal directory prefix.
@@ -377,6 +449,9 @@ impl Loader<'_> {
         let Ok(glob) = Glob::new(&pattern.to_string_lossy()).map(|g| g.compile_matcher()) else {
             return Vec::new();
         };
+        if base.is_dir() {
+            self.out.read.push(base.clone());
+        }
         let mut out: Vec<PathBuf> = walkdir::WalkDir::new(&base)
             .follow_links(true)
             .sort_by_file_name()
@@ -388,187 +463,242 @@ impl Loader<'_> {
         out.sort();
         out
     }
+}
 
-    /// Reads, parses and validates one file, or reuses the previous snapshot's entities of it.
-    fn file(&mut self, file: &Path, canon: &Path, origin: &str, root: &Path) {
-        let canon: Arc<Path> = Arc::from(canon);
-        let shown: Arc<Path> = Arc::from(file);
-        self.out.read.push(file.to_path_buf());
-        let bytes = match read_capped(file, self.opts.max_file_bytes) {
-            Ok(b) => b,
-            Err(e) => {
-                self.problem(file, None, e);
-                self.keep_last_good(&canon, "the file cannot be read");
-                return;
+/// Reads, parses and validates one file — or reuses the previous snapshot's entities of it
+/// when neither it nor its placeholder files changed. Pure: runs on any thread.
+fn prepare(
+    opts: &LoadOptions,
+    prev: Option<&Snapshot>,
+    file: &Path,
+    origin: &str,
+    root: &Path,
+) -> FileOutcome {
+    let mut o = FileOutcome {
+        canon: None,
+        prepared: Vec::new(),
+        problems: Vec::new(),
+        meta: None,
+        read: Vec::new(),
+    };
+    let canon: Arc<Path> = match file.canonicalize() {
+        Ok(c) => Arc::from(c),
+        Err(_) => {
+            o.problems
+                .push(problem(file, None, "cannot read the file: not found"));
+            return o;
+        }
+    };
+    o.canon = Some(canon.clone());
+    o.read.push(file.to_path_buf());
+    let bytes = match read_capped(file, opts.max_file_bytes) {
+        Ok(b) => b,
+        Err(e) => {
+            o.problems.push(problem(file, None, e));
+            keep_last_good(&mut o, prev, &canon, "the file cannot be read");
+            return o;
+        }
+    };
+    let hash = hash_bytes(&bytes);
+    if let Some(prev) = prev
+        && let Some(meta) = prev.files.get(&canon)
+        && meta.clean
+        && meta.hash == hash
+        && meta
+            .deps
+            .iter()
+            .all(|(p, h)| std::fs::read(p).ok().map(|b| hash_bytes(&b)) == Some(*h))
+        && let Some(prepared) = reuse(prev, &canon, Some(origin))
+    {
+        o.read.extend(meta.deps.iter().map(|(p, _)| p.clone()));
+        o.meta = Some(meta.clone());
+        o.prepared = prepared;
+        return o;
+    }
+    let shown: Arc<Path> = Arc::from(file);
+    let mut deps = Vec::new();
+    let parsed = match std::str::from_utf8(&bytes) {
+        Ok(text) => yaml::documents(text),
+        Err(_) => {
+            o.problems
+                .push(problem(file, None, "the file is not UTF-8 text"));
+            Vec::new()
+        }
+    };
+    let mut fresh = Vec::new();
+    for doc in parsed {
+        match doc {
+            Parsed::Error { line, message } => {
+                o.problems.push(problem(
+                    file,
+                    Some(line),
+                    format!("YAML syntax error: {message}"),
+                ));
             }
-        };
-        let hash = hash_bytes(&bytes);
-        if let Some(prev) = self.prev
-            && let Some(meta) = prev.files.get(&canon)
-            && meta.clean
-            && meta.hash == hash
-            && meta
-                .deps
-                .iter()
-                .all(|(p, h)| std::fs::read(p).ok().map(|b| hash_bytes(&b)) == Some(*h))
+            Parsed::Doc(d) => match entity(opts, d, &shown, &canon, origin, root, &mut deps) {
+                Ok(p) => fresh.push(p),
+                Err(p) => o.problems.push(p),
+            },
+        }
+    }
+    let clean = o.problems.is_empty();
+    let deps: Vec<(PathBuf, u64)> = deps
+        .into_iter()
+        .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, hash_bytes(&b))))
+        .collect();
+    o.read.extend(deps.iter().map(|(p, _)| p.clone()));
+    if !clean && keep_last_good(&mut o, prev, &canon, "it has problems") {
+        return o;
+    }
+    o.meta = Some(FileMeta { hash, deps, clean });
+    o.prepared = fresh;
+    o
+}
+
+/// Serves the previous clean version of a file that now fails; true if there was one.
+fn keep_last_good(
+    o: &mut FileOutcome,
+    prev: Option<&Snapshot>,
+    canon: &Arc<Path>,
+    why: &str,
+) -> bool {
+    let Some(prev) = prev else { return false };
+    let Some(meta) = prev.files.get(canon).filter(|m| m.clean) else {
+        return false;
+    };
+    let Some(prepared) = reuse(prev, canon, None) else {
+        return false;
+    };
+    let mut meta = meta.clone();
+    meta.clean = false;
+    o.meta = Some(meta);
+    if let Some(last) = o.problems.last_mut() {
+        last.message.push_str(&format!(
+            " (serving the last good version of this file because {why})"
+        ));
+    }
+    o.prepared = prepared;
+    true
+}
+
+/// The previous snapshot's entities of `canon`, prepared again (relations stripped, rows
+/// recomputed). `None` when they were loaded under another origin than `origin`.
+fn reuse(prev: &Snapshot, canon: &Arc<Path>, origin: Option<&str>) -> Option<Vec<Prepared>> {
+    let mut out = Vec::new();
+    for stored in prev.entities_of(canon) {
+        let mut value = stored.value();
+        if let Some(origin) = origin
+            && value["metadata"]["annotations"]["backstage.io/managed-by-origin-location"] != origin
         {
-            self.out
-                .read
-                .extend(meta.deps.iter().map(|(p, _)| p.clone()));
-            self.out.files.insert(canon.clone(), meta.clone());
-            self.reuse(prev, &canon);
-            return;
+            return None;
         }
-        let problems_before = self.out.problems.len();
-        let mut deps = Vec::new();
-        let parsed = match std::str::from_utf8(&bytes) {
-            Ok(text) => yaml::documents(text),
-            Err(_) => {
-                self.problem(file, None, "the file is not UTF-8 text");
-                Vec::new()
-            }
-        };
-        let mut fresh = Vec::new();
-        for doc in parsed {
-            match doc {
-                Parsed::Error { line, message } => {
-                    self.problem(file, Some(line), format!("YAML syntax error: {message}"))
-                }
-                Parsed::Doc(d) => match self.entity(d, &shown, &canon, origin, root, &mut deps) {
-                    Ok(c) => fresh.push(c),
-                    Err(p) => self.out.problems.push(p),
-                },
-            }
+        if let Some(obj) = value.as_object_mut() {
+            obj.remove("relations");
         }
-        let clean = self.out.problems.len() == problems_before;
-        let deps: Vec<(PathBuf, u64)> = deps
-            .into_iter()
-            .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, hash_bytes(&b))))
-            .collect();
-        self.out.read.extend(deps.iter().map(|(p, _)| p.clone()));
-        if !clean && self.keep_last_good(&canon, "it has problems") {
-            return;
-        }
-        self.out.files.insert(canon, FileMeta { hash, deps, clean });
-        self.out.candidates.extend(fresh);
-    }
-
-    /// Serves the previous clean version of a file that now fails; true if there was one.
-    fn keep_last_good(&mut self, canon: &Arc<Path>, why: &str) -> bool {
-        let Some(prev) = self.prev else { return false };
-        let Some(meta) = prev.files.get(canon).filter(|m| m.clean) else {
-            return false;
-        };
-        let mut meta = meta.clone();
-        meta.clean = false;
-        self.out.files.insert(canon.clone(), meta);
-        if let Some(last) = self.out.problems.last_mut() {
-            last.message.push_str(&format!(
-                " (serving the last good version of this file because {why})"
-            ));
-        }
-        self.reuse(prev, canon);
-        true
-    }
-
-    /// Candidates rebuilt from the previous snapshot's entities of `canon`.
-    fn reuse(&mut self, prev: &Snapshot, canon: &Arc<Path>) {
-        for stored in prev.entities_of(canon) {
-            let mut value = (*stored.value).clone();
-            if let Some(obj) = value.as_object_mut() {
-                obj.remove("relations");
-            }
-            let edges = relations::emit(&value).unwrap_or_default();
-            let rows = index::rows(&value).unwrap_or_default();
-            self.out.candidates.push(Candidate {
+        let refs = relations::emit(&value).unwrap_or_default();
+        let rows = index::rows(&value).unwrap_or_default();
+        let line = stored.line as usize;
+        let location = (value["kind"] == "Location")
+            .then(|| LocationTargets::of(&value, &stored.file, line, &[]));
+        out.push(Prepared {
+            candidate: Candidate {
+                json: compact_json(&value),
                 key: stored.key.to_string(),
+                name: stored.name.to_string(),
                 file: stored.file.clone(),
                 canon: canon.clone(),
-                line: stored.line as usize,
-                value,
-                edges,
-                rows,
-                target_lines: Vec::new(),
-            });
-        }
+                line,
+                refs,
+            },
+            rows,
+            location,
+        });
     }
+    Some(out)
+}
 
-    /// Backstage's processing of one document: envelope, placeholders, location annotations,
-    /// sorted reference lists, policies and kind validation, relations, search rows.
-    fn entity(
-        &mut self,
-        doc: yaml::Document,
-        file: &Arc<Path>,
-        canon: &Arc<Path>,
-        origin: &str,
-        root: &Path,
-        deps: &mut Vec<PathBuf>,
-    ) -> Result<Candidate, Problem> {
-        let yaml::Document {
-            line,
-            mut value,
-            lines,
-        } = doc;
-        validate::envelope(&value).map_err(|i| problem_at(file, line, &lines, "", i))?;
-        let label = format!("{}: ", short_ref(&value));
-        let fail = |i: Invalid| problem_at(file, line, &lines, &label, i);
-        let dir = canon.parent().unwrap_or(Path::new("/"));
-        let scope = Scope {
-            dir,
-            root,
-            max_bytes: self.opts.max_file_bytes,
-        };
-        deps.extend(placeholder::resolve(&mut value, &scope).map_err(fail)?);
-        annotate(&mut value, &location_ref(file), origin);
-        relations::sort_reference_lists(&mut value);
-        validate::entity(&mut value).map_err(fail)?;
-        let edges = relations::emit(&value).map_err(fail)?;
-        let rows = index::rows(&value).map_err(|m| fail(Invalid::at(&["metadata"], m)))?;
-        let target_lines = if value["kind"] == "Location" {
-            let mut t = Vec::new();
-            if value["spec"].get("target").is_some() {
-                t.push(lines.at(&["spec", "target"]));
-            }
-            let n = value["spec"]
-                .get("targets")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            t.extend((0..n).map(|i| lines.at(&["spec", "targets", &i.to_string()])));
-            t
-        } else {
-            Vec::new()
-        };
-        let key = relations::Ref {
-            kind: value["kind"].as_str().unwrap_or_default().to_string(),
-            namespace: value["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or("default")
-                .to_string(),
-            name: value["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+/// Backstage's processing of one document: envelope, placeholders, location annotations,
+/// sorted reference lists, policies and kind validation, relations, search rows.
+fn entity(
+    opts: &LoadOptions,
+    mut doc: yaml::Document,
+    file: &Arc<Path>,
+    canon: &Arc<Path>,
+    origin: &str,
+    root: &Path,
+    deps: &mut Vec<PathBuf>,
+) -> Result<Prepared, Problem> {
+    let line = doc.line;
+    let mut value = std::mem::take(&mut doc.value);
+    validate::envelope(&value).map_err(|i| problem_at(file, &doc, "", i))?;
+    let label = format!("{}: ", short_ref(&value));
+    let fail = |i: Invalid| problem_at(file, &doc, &label, i);
+    let dir = canon.parent().unwrap_or(Path::new("/"));
+    let scope = Scope {
+        dir,
+        root,
+        max_bytes: opts.max_file_bytes,
+    };
+    deps.extend(placeholder::resolve(&mut value, &scope).map_err(fail)?);
+    annotate(&mut value, &location_ref(file), origin);
+    relations::sort_reference_lists(&mut value);
+    validate::entity(&mut value).map_err(fail)?;
+    let refs = relations::emit(&value).map_err(fail)?;
+    let rows = index::rows(&value).map_err(|m| fail(Invalid::at(&["metadata"], m)))?;
+    let location = (value["kind"] == "Location").then(|| {
+        let lines = doc.lines();
+        let mut t = Vec::new();
+        if value["spec"].get("target").is_some() {
+            t.push(lines.at(&["spec", "target"]));
         }
-        .key();
-        Ok(Candidate {
-            value,
+        let n = value["spec"]
+            .get("targets")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        t.extend((0..n).map(|i| lines.at(&["spec", "targets", &i.to_string()])));
+        LocationTargets::of(&value, file, line, &t)
+    });
+    let key = relations::Ref {
+        kind: value["kind"].as_str().unwrap_or_default().to_string(),
+        namespace: value["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string(),
+        name: value["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    }
+    .key();
+    let name = value["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    Ok(Prepared {
+        candidate: Candidate {
+            json: compact_json(&value),
             key,
+            name,
             file: file.clone(),
             canon: canon.clone(),
             line,
-            edges,
-            rows,
-            target_lines,
-        })
-    }
+            refs,
+        },
+        rows,
+        location,
+    })
 }
 
 /// A problem at the line of the invalid node (or of the document).
-fn problem_at(file: &Path, line: usize, lines: &yaml::Lines, label: &str, i: Invalid) -> Problem {
+fn problem_at(file: &Path, doc: &yaml::Document, label: &str, i: Invalid) -> Problem {
     let at: Vec<&str> = i.path.iter().map(String::as_str).collect();
     Problem {
         file: file.to_path_buf(),
-        line: Some(if at.is_empty() { line } else { lines.at(&at) }),
+        line: Some(if at.is_empty() {
+            doc.line
+        } else {
+            doc.lines().at(&at)
+        }),
         message: format!("{label}{}", i.message),
     }
 }
@@ -605,6 +735,13 @@ fn annotate(entity: &mut Value, location: &str, origin: &str) {
     out.insert("annotations".into(), Value::Object(annotations));
     out.extend(std::mem::take(meta));
     *meta = out;
+}
+
+/// The entity as JSON text, with no spare capacity (held until the snapshot is built).
+fn compact_json(value: &Value) -> String {
+    let mut s = serde_json::to_string(value).unwrap_or_default();
+    s.shrink_to_fit();
+    s
 }
 
 fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>, String> {

@@ -21,6 +21,7 @@ mod load;
 mod placeholder;
 mod query;
 mod relations;
+mod table;
 mod validate;
 pub mod watch;
 mod yaml;
@@ -157,7 +158,7 @@ impl LocalCatalog {
     pub fn entity(&self, r: &EntityRef) -> Result<Arc<Value>, BackstageError> {
         self.snapshot()
             .stored(&r.to_string_ref())
-            .map(|s| s.value.clone())
+            .map(|s| Arc::new(s.value()))
             .ok_or_else(|| BackstageError::Api {
                 status: 404,
                 name: Some("NotFoundError".into()),
@@ -200,9 +201,10 @@ impl Snapshot {
     /// Entity counts per kind.
     pub fn kinds(&self) -> BTreeMap<String, usize> {
         let mut out = BTreeMap::new();
-        for s in self.all() {
-            let k = s.value["kind"].as_str().unwrap_or_default().to_string();
-            *out.entry(k).or_insert(0) += 1;
+        if let Some(ki) = self.index.get("kind") {
+            for (i, kind) in ki.originals.iter() {
+                *out.entry(kind.to_string()).or_insert(0) += ki.original_ids.get(i).len();
+            }
         }
         out
     }
@@ -214,7 +216,7 @@ pub fn diff(prev: &Snapshot, next: &Snapshot) -> Changes {
     for s in next.all() {
         match prev.stored(&s.key) {
             None => c.added.push(s.key.to_string()),
-            Some(p) if p.value != s.value => c.changed.push(s.key.to_string()),
+            Some(p) if p.json != s.json => c.changed.push(s.key.to_string()),
             Some(_) => {}
         }
     }

@@ -23,8 +23,22 @@ pub(crate) struct Scope<'a> {
     pub max_bytes: u64,
 }
 
+/// True if any mapping in `value` has a key starting with `$`.
+fn has_placeholder(value: &Value) -> bool {
+    match value {
+        Value::Array(items) => items.iter().any(has_placeholder),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.starts_with('$') || has_placeholder(v)),
+        _ => false,
+    }
+}
+
 /// Replaces every placeholder in `value`; returns the files read (canonical paths).
 pub(crate) fn resolve(value: &mut Value, scope: &Scope<'_>) -> Result<Vec<PathBuf>, Invalid> {
+    if !has_placeholder(value) {
+        return Ok(Vec::new());
+    }
     let mut deps = Vec::new();
     let mut path = Vec::new();
     walk(value, scope, &mut path, &mut deps)?;

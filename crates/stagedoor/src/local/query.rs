@@ -20,7 +20,8 @@ use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::index::{KeyIndex, Snapshot};
+use super::index::Snapshot;
+use super::table::KeyIndex;
 
 const DEFAULT_LIMIT: u32 = 200;
 
@@ -122,8 +123,8 @@ fn set_of(ki: Option<&KeyIndex>, values: Option<&[String]>, n: usize) -> FixedBi
         None => set.extend(ki.present.iter().map(|i| *i as usize)),
         Some(values) => {
             for v in values {
-                if let Some(list) = ki.values.get(v.as_str()) {
-                    set.extend(list.iter().map(|i| *i as usize));
+                if let Some(i) = ki.values.find(v) {
+                    set.extend(ki.value_ids.get(i).iter().map(|i| *i as usize));
                 }
             }
         }
@@ -161,13 +162,22 @@ impl Snapshot {
 
     fn text_set(&self, term: &str, fields: &[String]) -> FixedBitSet {
         let mut set = FixedBitSet::with_capacity(self.entities.len());
+        let plain = !term.contains(['%', '_', '\0']);
         for f in fields {
-            if let Some(ki) = self.index.get(f.as_str()) {
-                for (value, list) in &ki.values {
-                    if like(value, term) {
-                        set.extend(list.iter().map(|i| *i as usize));
-                    }
-                }
+            let Some(ki) = self.index.get(f.as_str()) else {
+                continue;
+            };
+            let hits: Vec<usize> = if plain {
+                ki.values.containing(term)
+            } else {
+                ki.values
+                    .iter()
+                    .filter(|(_, v)| like(v, term))
+                    .map(|(i, _)| i)
+                    .collect()
+            };
+            for i in hits {
+                set.extend(ki.value_ids.get(i).iter().map(|i| *i as usize));
             }
         }
         set
@@ -222,12 +232,12 @@ impl Snapshot {
             Some(field) => {
                 let mut best: BTreeMap<usize, &str> = BTreeMap::new();
                 if let Some(ki) = self.index.get(field) {
-                    for (v, list) in &ki.values {
-                        for i in list {
+                    for (vi, v) in ki.values.iter() {
+                        for i in ki.value_ids.get(vi) {
                             let i = *i as usize;
                             if matches.contains(i) {
                                 let slot = best.entry(i).or_insert(v);
-                                if (v.as_ref() < *slot) != desc {
+                                if (v < *slot) != desc {
                                     *slot = v;
                                 }
                             }
@@ -267,7 +277,7 @@ impl Snapshot {
         let page = &page[..page.len().min(limit)];
         let items = page
             .iter()
-            .map(|(_, _, i)| project(&self.entities[*i].value, &q.fields))
+            .map(|(_, _, i)| project(&self.entities[*i].value(), &q.fields))
             .collect();
         let next_cursor = match (has_more, page.last()) {
             (true, Some((v, k, _))) => Some(encode(&LocalCursor {
@@ -299,7 +309,7 @@ impl Snapshot {
             .iter()
             .map(|r| {
                 self.stored(&r.to_lowercase())
-                    .map(|s| project(&s.value, fields))
+                    .map(|s| project(&s.value(), fields))
             })
             .collect())
     }
@@ -317,7 +327,8 @@ impl Snapshot {
         for facet in facets {
             let mut values: Vec<FacetCount> = Vec::new();
             if let Some(ki) = self.index.get(facet.to_lowercase().as_str()) {
-                for (original, list) in &ki.originals {
+                for (oi, original) in ki.originals.iter() {
+                    let list = ki.original_ids.get(oi);
                     let count = match &set {
                         None => list.len(),
                         Some(s) => list.iter().filter(|i| s.contains(**i as usize)).count(),
@@ -330,7 +341,6 @@ impl Snapshot {
                     }
                 }
             }
-            values.sort_by(|a, b| a.value.cmp(&b.value));
             out.insert(facet.clone(), values);
         }
         Ok(out)

@@ -12,16 +12,9 @@ use serde_json::Value;
 
 use super::validate::Invalid;
 
-/// One relation: `source` has relation `kind` to `target` (both full lowercase refs).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) struct Edge {
-    /// Source ref.
-    pub source: String,
-    /// Relation type, e.g. `ownedBy`.
-    pub kind: &'static str,
-    /// Target ref.
-    pub target: String,
-}
+/// One reference an entity makes: the relation from the entity to `target`, and the one
+/// back (`ownedBy` and `ownerOf`, ...). `target` is a full lowercase ref.
+pub(crate) type Target = (&'static str, &'static str, String);
 
 /// A relation field of a kind: (field, default kind, outgoing type, incoming type).
 type Field = (
@@ -153,21 +146,14 @@ pub(crate) fn parse_ref(
     })
 }
 
-/// Every relation an entity emits (both directions), or the first reference that cannot be
-/// parsed (Backstage then rejects the whole entity).
-pub(crate) fn emit(entity: &Value) -> Result<Vec<Edge>, Invalid> {
+/// Every reference an entity makes, or the first one that cannot be parsed (Backstage then
+/// rejects the whole entity).
+pub(crate) fn emit(entity: &Value) -> Result<Vec<Target>, Invalid> {
     let kind = entity["kind"].as_str().unwrap_or_default();
     let api_version = entity["apiVersion"].as_str().unwrap_or_default();
     let namespace = entity["metadata"]["namespace"]
         .as_str()
         .unwrap_or("default");
-    let name = entity["metadata"]["name"].as_str().unwrap_or_default();
-    let me = Ref {
-        kind: kind.to_string(),
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-    }
-    .key();
     let mut out = Vec::new();
     for (field, default_kind, outgoing, incoming) in fields_of(kind, api_version) {
         let targets: Vec<(Option<usize>, &str)> = match entity["spec"].get(*field) {
@@ -189,17 +175,7 @@ pub(crate) fn emit(entity: &Value) -> Result<Vec<Edge>, Invalid> {
                 }
                 Invalid::at(&path, format!("`spec.{field}`: {e}"))
             })?;
-            let target = target.key();
-            out.push(Edge {
-                source: me.clone(),
-                kind: outgoing,
-                target: target.clone(),
-            });
-            out.push(Edge {
-                source: target,
-                kind: incoming,
-                target: me.clone(),
-            });
+            out.push((*outgoing, *incoming, target.key()));
         }
     }
     Ok(out)
@@ -243,54 +219,38 @@ mod tests {
     }
 
     #[test]
-    fn components_emit_both_directions() {
+    fn components_emit_every_reference() {
         let e = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
             "metadata": {"name": "web", "namespace": "shop"},
             "spec": {"owner": "team", "system": "default/sales", "providesApis": ["web-api"],
                      "consumesApis": ["api:pay"], "dependsOn": ["resource:db"], "subcomponentOf": "site"}});
-        let edges = emit(&e).unwrap();
-        let has = |s: &str, k: &str, t: &str| {
-            edges
-                .iter()
-                .any(|x| x.source == s && x.kind == k && x.target == t)
+        let t = emit(&e).unwrap();
+        let has = |o: &str, i: &str, target: &str| {
+            t.iter().any(|x| x.0 == o && x.1 == i && x.2 == target)
         };
-        let me = "component:shop/web";
-        assert!(has(me, "ownedBy", "group:shop/team"));
-        assert!(has("group:shop/team", "ownerOf", me));
-        assert!(has(me, "partOf", "system:default/sales"));
-        assert!(has(me, "partOf", "component:shop/site"));
-        assert!(has("component:shop/site", "hasPart", me));
-        assert!(has(me, "providesApi", "api:shop/web-api"));
-        assert!(has("api:shop/web-api", "apiProvidedBy", me));
-        assert!(has(me, "consumesApi", "api:shop/pay"));
-        assert!(has(me, "dependsOn", "resource:shop/db"));
-        assert!(has("resource:shop/db", "dependencyOf", me));
-        assert_eq!(edges.len(), 12);
+        assert!(has("ownedBy", "ownerOf", "group:shop/team"));
+        assert!(has("partOf", "hasPart", "system:default/sales"));
+        assert!(has("partOf", "hasPart", "component:shop/site"));
+        assert!(has("providesApi", "apiProvidedBy", "api:shop/web-api"));
+        assert!(has("consumesApi", "apiConsumedBy", "api:shop/pay"));
+        assert!(has("dependsOn", "dependencyOf", "resource:shop/db"));
+        assert_eq!(t.len(), 6);
     }
 
     #[test]
     fn groups_users_and_templates() {
         let g = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Group", "metadata": {"name": "g", "namespace": "default"},
             "spec": {"type": "team", "parent": "root", "children": ["c"], "members": ["u"]}});
-        let e = emit(&g).unwrap();
-        assert!(e.contains(&Edge {
-            source: "group:default/g".into(),
-            kind: "childOf",
-            target: "group:default/root".into()
-        }));
-        assert!(e.contains(&Edge {
-            source: "group:default/c".into(),
-            kind: "childOf",
-            target: "group:default/g".into()
-        }));
-        assert!(e.contains(&Edge {
-            source: "user:default/u".into(),
-            kind: "memberOf",
-            target: "group:default/g".into()
-        }));
-        let t = json!({"apiVersion": "scaffolder.backstage.io/v1beta3", "kind": "Template", "metadata": {"name": "t", "namespace": "default"},
+        let t = emit(&g).unwrap();
+        assert!(t.contains(&("childOf", "parentOf", "group:default/root".to_string())));
+        assert!(t.contains(&("parentOf", "childOf", "group:default/c".to_string())));
+        assert!(t.contains(&("hasMember", "memberOf", "user:default/u".to_string())));
+        let tpl = json!({"apiVersion": "scaffolder.backstage.io/v1beta3", "kind": "Template", "metadata": {"name": "t", "namespace": "default"},
             "spec": {"owner": "user:jane", "type": "x", "steps": []}});
-        assert_eq!(emit(&t).unwrap().len(), 2);
+        assert_eq!(
+            emit(&tpl).unwrap(),
+            [("ownedBy", "ownerOf", "user:default/jane".to_string())]
+        );
     }
 
     #[test]

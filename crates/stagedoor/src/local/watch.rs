@@ -39,31 +39,27 @@ impl AnyWatcher {
     }
 }
 
-/// What the watcher watches for the current snapshot: directory → recursive?
+/// What the watcher watches for the current snapshot: directory → recursive? Directories
+/// given (or searched by a Location's glob target) are watched recursively, so new files
+/// appear; every other file read is watched through its directory.
 fn wanted(catalog: &LocalCatalog) -> HashMap<PathBuf, RecursiveMode> {
-    let mut out = HashMap::new();
-    let recursive: Vec<PathBuf> = catalog
-        .config()
-        .load
-        .paths
-        .iter()
-        .filter(|p| p.is_dir())
-        .cloned()
-        .collect();
-    for d in &recursive {
-        out.insert(d.clone(), RecursiveMode::Recursive);
-    }
     let snapshot = catalog.snapshot();
-    let files = catalog
+    let paths = catalog
         .config()
         .load
         .paths
         .iter()
-        .filter(|p| !p.is_dir())
         .chain(snapshot.read.iter());
+    let (dirs, files): (Vec<&PathBuf>, Vec<&PathBuf>) = paths.partition(|p| p.is_dir());
+    let mut out = HashMap::new();
+    for d in &dirs {
+        if !dirs.iter().any(|o| o != d && d.starts_with(o)) {
+            out.insert((*d).clone(), RecursiveMode::Recursive);
+        }
+    }
     for f in files {
         let Some(dir) = f.parent() else { continue };
-        if recursive.iter().any(|r| dir.starts_with(r)) || !dir.is_dir() {
+        if dirs.iter().any(|r| dir.starts_with(r)) || !dir.is_dir() {
             continue;
         }
         out.entry(dir.to_path_buf())

@@ -2,15 +2,16 @@
 //!
 //! A file is split into its documents (`---` / `...` at column 0) so that a syntax error in
 //! one document is reported on its own line while the others still load, as Backstage's
-//! `parseAllDocuments` does. Each document is parsed into JSON plus a tree of source lines
-//! (serde-saphyr's [`Spanned`]), so a validation problem can name the line of the offending
-//! key. Parsing follows YAML 1.2 like Backstage's `yaml` package: only `true`/`false` are
-//! booleans, and `<<` is an ordinary key (Backstage parses with `merge: false`).
+//! `parseAllDocuments` does. Each document is parsed straight into JSON; only when a problem
+//! must name a line is the document parsed again into a tree of source lines (serde-saphyr's
+//! [`Spanned`]), which keeps loading a large catalog fast. Parsing follows YAML 1.2 like
+//! Backstage's `yaml` package: only `true`/`false` are booleans, and `<<` is an ordinary key
+//! (Backstage parses with `merge: false`).
 
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use serde_saphyr::{MergeKeyPolicy, Options, Spanned};
 
 /// One parsed YAML document.
@@ -20,8 +21,23 @@ pub(crate) struct Document {
     pub line: usize,
     /// The document as JSON.
     pub value: Value,
-    /// Source lines of every node, for problem reports.
-    pub lines: Lines,
+    /// The document's text and its 0-based line offset in the file (for [`Document::lines`]).
+    text: String,
+    offset: usize,
+}
+
+impl Document {
+    /// Source lines of every node (parses the document again, with spans).
+    pub(crate) fn lines(&self) -> Lines {
+        match serde_saphyr::from_str_with_options::<Spanned<Tree>>(&self.text, options()) {
+            Ok(tree) => Lines::from_tree(&tree, self.offset),
+            Err(_) => Lines {
+                line: self.line - self.offset,
+                offset: self.offset,
+                children: Vec::new(),
+            },
+        }
+    }
 }
 
 /// What one document of a file turned out to be.
@@ -62,7 +78,7 @@ impl Lines {
 
     fn from_tree(tree: &Spanned<Tree>, offset: usize) -> Self {
         let children = match &tree.value {
-            Tree::Scalar(_) => Vec::new(),
+            Tree::Scalar => Vec::new(),
             Tree::Seq(items) => items
                 .iter()
                 .enumerate()
@@ -99,7 +115,7 @@ fn options() -> Options {
 pub(crate) fn documents(text: &str) -> Vec<Parsed> {
     split(text)
         .into_iter()
-        .filter_map(|(start, chunk)| parse_chunk(start, &chunk))
+        .filter_map(|(start, chunk)| parse_chunk(start, chunk))
         .collect()
 }
 
@@ -149,26 +165,24 @@ fn split(text: &str) -> Vec<(usize, String)> {
     out
 }
 
-fn parse_chunk(offset: usize, chunk: &str) -> Option<Parsed> {
-    if chunk
-        .lines()
-        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.starts_with('%'))
-    {
-        return None;
-    }
-    match serde_saphyr::from_str_with_options::<Spanned<Tree>>(chunk, options()) {
-        Ok(tree) => {
-            if matches!(tree.value, Tree::Scalar(Value::Null)) {
-                return None;
-            }
-            let lines = Lines::from_tree(&tree, offset);
-            let line = lines.at(&[]);
-            Some(Parsed::Doc(Document {
-                line,
-                value: tree.value.into_value(),
-                lines,
-            }))
-        }
+/// The 1-based line of the first content line of a chunk, if it has content.
+fn first_content_line(chunk: &str) -> Option<usize> {
+    chunk.lines().position(|l| {
+        let t = l.trim();
+        !(t.is_empty() || t.starts_with('#') || l.starts_with('%'))
+    })
+}
+
+fn parse_chunk(offset: usize, chunk: String) -> Option<Parsed> {
+    let first = first_content_line(&chunk)?;
+    match serde_saphyr::from_str_with_options::<Value>(&chunk, options()) {
+        Ok(Value::Null) => None,
+        Ok(value) => Some(Parsed::Doc(Document {
+            line: offset + first + 1,
+            value,
+            text: chunk,
+            offset,
+        })),
         Err(e) => {
             let line = e.location().map(|l| l.line() as usize).unwrap_or(1) + offset;
             let message = e.to_string();
@@ -185,27 +199,9 @@ fn parse_chunk(offset: usize, chunk: &str) -> Option<Parsed> {
 /// A YAML node with the source location of every child.
 #[derive(Debug)]
 enum Tree {
-    Scalar(Value),
+    Scalar,
     Seq(Vec<Spanned<Tree>>),
     Map(Vec<(Spanned<Key>, Spanned<Tree>)>),
-}
-
-impl Tree {
-    fn into_value(self) -> Value {
-        match self {
-            Tree::Scalar(v) => v,
-            Tree::Seq(items) => {
-                Value::Array(items.into_iter().map(|t| t.value.into_value()).collect())
-            }
-            Tree::Map(entries) => {
-                let mut map = Map::with_capacity(entries.len());
-                for (k, t) in entries {
-                    map.insert(k.value.0, t.value.into_value());
-                }
-                Value::Object(map)
-            }
-        }
-    }
 }
 
 impl<'de> Deserialize<'de> for Tree {
@@ -228,40 +224,38 @@ impl<'de> Visitor<'de> for TreeVisitor {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any YAML value")
     }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Tree, E> {
-        Ok(Tree::Scalar(Value::Bool(v)))
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Tree, E> {
+        Ok(Tree::Scalar)
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Tree, E> {
-        Ok(Tree::Scalar(Value::Number(v.into())))
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Tree, E> {
+        Ok(Tree::Scalar)
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Tree, E> {
-        Ok(Tree::Scalar(Value::Number(v.into())))
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Tree, E> {
+        Ok(Tree::Scalar)
     }
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Tree, E> {
-        Ok(Tree::Scalar(float(v as f64)))
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<Tree, E> {
+        Ok(Tree::Scalar)
     }
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Tree, E> {
-        Ok(Tree::Scalar(float(v as f64)))
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<Tree, E> {
+        Ok(Tree::Scalar)
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Tree, E> {
-        Ok(Tree::Scalar(float(v)))
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Tree, E> {
+        Ok(Tree::Scalar)
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Tree, E> {
-        Ok(Tree::Scalar(Value::String(v.to_string())))
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Tree, E> {
+        Ok(Tree::Scalar)
     }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Tree, E> {
-        Ok(Tree::Scalar(Value::String(v)))
+    fn visit_string<E: de::Error>(self, _: String) -> Result<Tree, E> {
+        Ok(Tree::Scalar)
     }
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Tree, E> {
-        Ok(Tree::Scalar(Value::String(
-            String::from_utf8_lossy(v).into_owned(),
-        )))
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<Tree, E> {
+        Ok(Tree::Scalar)
     }
     fn visit_unit<E: de::Error>(self) -> Result<Tree, E> {
-        Ok(Tree::Scalar(Value::Null))
+        Ok(Tree::Scalar)
     }
     fn visit_none<E: de::Error>(self) -> Result<Tree, E> {
-        Ok(Tree::Scalar(Value::Null))
+        Ok(Tree::Scalar)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Tree, D::Error> {
         d.deserialize_any(self)
@@ -338,16 +332,16 @@ mod tests {
             panic!("{d:?}")
         };
         assert_eq!(a.line, 2);
-        assert_eq!(a.lines.at(&["metadata", "name"]), 5);
+        assert_eq!(a.lines().at(&["metadata", "name"]), 5);
         assert_eq!(a.value["metadata"]["name"], "a");
         let Parsed::Doc(b) = &d[1] else {
             panic!("{d:?}")
         };
         assert_eq!(b.line, 8);
-        assert_eq!(b.lines.at(&["metadata", "name"]), 10);
-        assert_eq!(b.lines.at(&["metadata", "tags", "1"]), 11);
+        assert_eq!(b.lines().at(&["metadata", "name"]), 10);
+        assert_eq!(b.lines().at(&["metadata", "tags", "1"]), 11);
         // A missing path falls back to the nearest ancestor.
-        assert_eq!(b.lines.at(&["metadata", "nope"]), 9);
+        assert_eq!(b.lines().at(&["metadata", "nope"]), 9);
     }
 
     #[test]
