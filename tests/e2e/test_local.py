@@ -260,6 +260,33 @@ async def test_an_edit_is_visible_to_the_next_call_within_two_seconds(stagedoor_
     assert took < 2.0
 
 
+async def test_edits_below_a_root_location_are_watched_too(stagedoor_http, tmp_path) -> None:
+    root = tmp_path / "loc"
+    write(root, "all.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: root\n"
+                            "spec:\n  targets:\n    - ./teams/team.yaml\n    - ./services/*/catalog-info.yaml\n")
+    write(root, "teams/team.yaml", GROUP)
+    svc = write(root, "services/a/catalog-info.yaml", component("svc-a", title="Before"))
+    srv = stagedoor_http(base_url="", extra_args=["--catalog", str(root / "all.yaml")])
+    async with sup.sdk_http_client(srv.url, "legacy") as client:
+        async def seen(check) -> None:
+            start = time.monotonic()
+            while not await check():
+                assert time.monotonic() - start < 2.0, f"not visible within 2 s\n{srv.stderr_text()}"
+                await _sleep(0.05)
+
+        async def title() -> str:
+            return (await call(client, "get_entity", {"entityRef": "component:svc-a"}))["entity"]["metadata"]["title"]
+
+        assert await title() == "Before"
+        svc.write_text(component("svc-a", title="After"))
+        await seen(lambda: _eq(title(), "After"))
+        # A new directory matching the Location's glob target.
+        write(root, "services/b/catalog-info.yaml", component("svc-b"))
+        await seen(lambda: _ok(client, "component:svc-b"))
+        team = await call(client, "get_entity", {"entityRef": "group:team-a"})
+        assert {r["ref"] for r in team["relations"]["ownerOf"]} == {"component:default/svc-a", "component:default/svc-b"}
+
+
 async def _sleep(s: float) -> None:
     import anyio
     await anyio.sleep(s)

@@ -197,7 +197,7 @@ pub fn spawn(catalog: Arc<LocalCatalog>, shutdown: CancellationToken) {
             };
             let snap = catalog.snapshot();
             if changes.is_empty() {
-                tracing::info!(
+                tracing::debug!(
                     entities = snap.len(),
                     problems = problems.len(),
                     "catalog reloaded: no entity changed"
