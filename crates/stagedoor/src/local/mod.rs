@@ -5,10 +5,12 @@
 //!
 //! - `yaml`: files split into documents, parsed with line numbers.
 //! - `placeholder`: `$text` / `$json` / `$yaml`, from relative local files only.
-//! - `validate`: Backstage's entity policies and kind validators.
+//! - `validate`: Backstage's entity policies; `kinds`: its kind validators.
 //! - `relations`: the relations `BuiltinKindsEntityProcessor` emits, with its ref rules.
 //! - `load`: configured paths, directory globs, `Location` targets (cycles reported),
-//!   last-good reuse on reload.
+//!   files prepared in parallel and merged in order.
+//! - `prepare`: one file through Backstage's pipeline; last-good reuse on reload.
+//! - `table`: the index's sorted string arenas and posting lists.
 //! - `index`: search rows like `buildEntitySearch`, relations attached, the [`Snapshot`].
 //! - `query`: filters, full text, order, cursors, projection, facets.
 //! - `watch`: file watching with a debounced reload.
@@ -17,8 +19,10 @@
 //! side and swaps it in, so readers never wait for a load.
 
 mod index;
+mod kinds;
 mod load;
 mod placeholder;
+mod prepare;
 mod query;
 mod relations;
 mod table;
