@@ -155,6 +155,21 @@ mod tests {
         assert_eq!(bs.timeout, std::time::Duration::from_secs(2));
         assert_eq!(s.server.transport, Transport::Http);
         assert_eq!(s.server.listen.to_string(), "127.0.0.1:9200");
+        // --catalog replaces catalog.paths and keeps the file's other catalog keys.
+        let c = dir.join("c.yaml");
+        std::fs::write(&c, "catalog:\n  paths: [/nope]\n  watch: false\n").unwrap();
+        let s = load(
+            &[c],
+            &Overrides {
+                catalog: vec![dir.clone()],
+                ..Default::default()
+            },
+            &env,
+        )
+        .unwrap();
+        let cat = s.catalog.unwrap();
+        assert_eq!(cat.paths, [dir.clone()]);
+        assert!(!cat.watch);
         let missing = load(&[dir.join("nope.yaml")], &Overrides::default(), &env).unwrap_err();
         assert!(missing.to_string().contains("nope.yaml"));
         std::fs::remove_dir_all(&dir).ok();

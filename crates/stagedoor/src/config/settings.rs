@@ -513,6 +513,69 @@ mod tests {
     }
 
     #[test]
+    fn catalog_paths_are_checked_and_defaulted() {
+        use crate::config::raw::RawCatalog;
+        let with = |c: RawCatalog| RawConfig {
+            catalog: Some(c),
+            ..Default::default()
+        };
+        assert!(
+            Settings::from_raw(with(RawCatalog::default()), "t")
+                .unwrap()
+                .catalog
+                .is_none()
+        );
+        let here = env!("CARGO_MANIFEST_DIR").to_string();
+        let s = Settings::from_raw(
+            with(RawCatalog {
+                paths: Some(vec![here.clone()]),
+                ..Default::default()
+            }),
+            "t",
+        )
+        .unwrap();
+        let c = s.catalog.unwrap();
+        assert!(c.watch && c.paths[0].is_absolute());
+        assert_eq!(c.include, ["**/catalog-info.yaml", "**/catalog-info.yml"]);
+        assert!(c.exclude.iter().any(|g| g.contains("skeleton")));
+        let e = Settings::from_raw(
+            with(RawCatalog {
+                paths: Some(vec!["/no/such/dir".into()]),
+                ..Default::default()
+            }),
+            "c.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("c.yaml: catalog.paths") && e.contains("does not exist"),
+            "{e}"
+        );
+        let e = Settings::from_raw(
+            with(RawCatalog {
+                paths: Some(vec![here.clone()]),
+                include: Some(vec!["a/{b".into()]),
+                ..Default::default()
+            }),
+            "c.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("catalog.include"), "{e}");
+        let e = Settings::from_raw(
+            with(RawCatalog {
+                paths: Some(vec![here]),
+                debounce: Some("soon".into()),
+                ..Default::default()
+            }),
+            "c.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("catalog.debounce"), "{e}");
+    }
+
+    #[test]
     fn bad_values_name_their_key() {
         let raw = RawConfig {
             server: Some(RawServer {
