@@ -168,7 +168,7 @@ mod tests {
         )
         .unwrap();
         let cat = s.catalog.unwrap();
-        assert_eq!(cat.paths, [dir.clone()]);
+        assert_eq!(cat.paths, std::slice::from_ref(&dir));
         assert!(!cat.watch);
         let missing = load(&[dir.join("nope.yaml")], &Overrides::default(), &env).unwrap_err();
         assert!(missing.to_string().contains("nope.yaml"));
