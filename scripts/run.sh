@@ -1,12 +1,41 @@
 #!/usr/bin/env bash
 # The README's run command: start stagedoor over Streamable HTTP on 127.0.0.1:7008/mcp.
 #
-# With BACKSTAGE_BASE_URL set, it serves that Backstage. Without it, it starts the
-# project's real Backstage testbed (testbed/, installed from npm on first use) and serves
-# that, so a newcomer sees stagedoor answer with nothing else running.
-# Ctrl-C stops stagedoor and the testbed it started.
+#   scripts/run.sh              serve the example catalog (examples/catalog) from disk:
+#                               nothing else needs to run; edits to the files show up live
+#   scripts/run.sh --testbed    start the project's real Backstage testbed (testbed/,
+#                               installed from npm on first use) and serve that
+#   BACKSTAGE_BASE_URL=... BACKSTAGE_TOKEN=... scripts/run.sh
+#                               serve that Backstage
+#
+# Environment: LISTEN (default 127.0.0.1:7008), CATALOG (default examples/catalog),
+# STAGEDOOR_BIN (a prebuilt binary; default: build target/release/stagedoor).
+# Other arguments go to `stagedoor serve`. Ctrl-C stops stagedoor (and the testbed it started).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+testbed=0
+args=()
+for a in "$@"; do
+  case "$a" in
+    --testbed) testbed=1 ;;
+    *) args+=("$a") ;;
+  esac
+done
+listen="${LISTEN:-127.0.0.1:7008}"
+
+if [[ -n "${STAGEDOOR_BIN:-}" ]]; then
+  bin="$STAGEDOOR_BIN"
+else
+  cargo build --release --locked -p stagedoor
+  bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/stagedoor"
+fi
+
+if [[ $testbed -eq 0 && -z "${BACKSTAGE_BASE_URL:-}" ]]; then
+  catalog="${CATALOG:-examples/catalog}"
+  echo "run: stagedoor serving the local catalog $catalog on http://$listen/mcp (Ctrl-C to stop)" >&2
+  exec "$bin" serve --catalog "$catalog" --transport http --listen "$listen" "${args[@]}"
+fi
 
 started_testbed=0
 cleanup() {
@@ -16,8 +45,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [[ -z "${BACKSTAGE_BASE_URL:-}" ]]; then
-  echo "run: no BACKSTAGE_BASE_URL given; starting the Backstage testbed (first run installs it: a few minutes)" >&2
+if [[ $testbed -eq 1 ]]; then
+  echo "run: starting the Backstage testbed (first run installs it: a few minutes)" >&2
   if [[ ! -f testbed/.run/testbed.env ]] || ! kill -0 "$(sed -n 's/^TESTBED_PID=//p' testbed/.run/testbed.env)" 2>/dev/null; then
     started_testbed=1
   fi
@@ -28,6 +57,5 @@ if [[ -z "${BACKSTAGE_BASE_URL:-}" ]]; then
   set +a
 fi
 
-cargo build --release --locked -p stagedoor
-echo "run: stagedoor serving Backstage at $BACKSTAGE_BASE_URL on http://${LISTEN:-127.0.0.1:7008}/mcp (Ctrl-C to stop)" >&2
-target/release/stagedoor serve --transport http --listen "${LISTEN:-127.0.0.1:7008}" "$@"
+echo "run: stagedoor serving Backstage at $BACKSTAGE_BASE_URL on http://$listen/mcp (Ctrl-C to stop)" >&2
+"$bin" serve --transport http --listen "$listen" "${args[@]}"

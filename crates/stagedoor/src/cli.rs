@@ -7,8 +7,9 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use crate::bridge::Bridge;
-use crate::config::settings::LogFormat;
+use crate::config::settings::{CatalogSettings, LogFormat};
 use crate::config::{self, ConfigError, Env, Overrides, Settings, Transport};
+use crate::local::{LocalCatalog, watch};
 use crate::mcp::{self, Handler};
 use crate::portal::Portal;
 use crate::servers::{Registry, ServedTool};
@@ -69,6 +70,10 @@ pub struct ConfigArgs {
     /// Serve only tools that change nothing in Backstage (sets server.readOnly).
     #[arg(long)]
     pub read_only: bool,
+    /// Serve catalog files instead of Backstage: a catalog file, or a directory searched for
+    /// catalog-info.yaml. Repeat (or list several) to combine.
+    #[arg(long = "catalog", value_name = "PATH", num_args = 1..)]
+    pub catalog: Vec<PathBuf>,
 }
 
 /// The subcommands.
@@ -124,6 +129,7 @@ pub fn load_settings(
             listen,
             base_url: args.backstage_url.clone(),
             read_only: args.read_only,
+            catalog: args.catalog.clone(),
         },
         env,
     )
@@ -144,11 +150,20 @@ pub fn init_logging(settings: &Settings) {
     };
 }
 
-fn portal(settings: &Settings) -> Result<Arc<Portal>, String> {
+async fn portal(settings: &Settings) -> Result<Arc<Portal>, String> {
+    if let Some(c) = &settings.catalog {
+        if settings.backstage.is_some() {
+            tracing::warn!(
+                "both a Backstage URL and catalog paths are configured; serving the local catalog"
+            );
+        }
+        return load_catalog(c).await.map(|c| Arc::new(Portal::local(c)));
+    }
     let Some(b) = &settings.backstage else {
         return Err(
-            "no Backstage is configured: set BACKSTAGE_BASE_URL (and BACKSTAGE_TOKEN), \
-                    --backstage-url, or backstage.baseUrl in a --config file"
+            "nothing to serve: give catalog files with --catalog PATH (or catalog.paths), or a \
+             Backstage with BACKSTAGE_BASE_URL (and BACKSTAGE_TOKEN), --backstage-url, or \
+             backstage.baseUrl in a --config file"
                 .into(),
         );
     };
@@ -157,11 +172,74 @@ fn portal(settings: &Settings) -> Result<Arc<Portal>, String> {
         .map_err(|e| format!("cannot set up the Backstage client: {e}"))
 }
 
+/// Loads the local catalog (off the async threads) and reports what was loaded.
+async fn load_catalog(c: &CatalogSettings) -> Result<Arc<LocalCatalog>, String> {
+    let config = c.to_config();
+    let started = std::time::Instant::now();
+    let catalog = tokio::task::spawn_blocking(move || LocalCatalog::load(config))
+        .await
+        .map_err(|e| format!("loading the catalog failed: {e}"))?;
+    let snap = catalog.snapshot();
+    tracing::info!(
+        entities = snap.len(),
+        files = snap.file_count(),
+        problems = snap.problems.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "local catalog loaded"
+    );
+    watch::log_problems(&snap.problems);
+    Ok(Arc::new(catalog))
+}
+
+/// `stagedoor check` over a local catalog: loads it, prints what was served and every
+/// problem as `file:line: message`; exits 0 only when there is no problem.
+async fn check_catalog(c: &CatalogSettings) -> i32 {
+    let config = c.to_config();
+    let started = std::time::Instant::now();
+    let Ok(catalog) = tokio::task::spawn_blocking(move || LocalCatalog::load(config)).await else {
+        eprintln!("stagedoor: loading the catalog failed");
+        return EXIT_FAILURE;
+    };
+    let snap = catalog.snapshot();
+    println!("# Local catalog");
+    for p in &c.paths {
+        println!("path:     {}", crate::local::shown(p));
+    }
+    println!(
+        "loaded:   {} entities from {} files in {} ms",
+        snap.len(),
+        snap.file_count(),
+        started.elapsed().as_millis()
+    );
+    let kinds: Vec<String> = snap
+        .kinds()
+        .into_iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!("kinds:    {}", kinds.join(", "));
+    println!("problems: {}", snap.problems.len());
+    for p in &snap.problems {
+        let file = crate::local::shown(&p.file);
+        match p.line {
+            Some(l) => println!("{file}:{l}: {}", p.message),
+            None => println!("{file}: {}", p.message),
+        }
+    }
+    if snap.problems.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    }
+}
+
 /// The bridge (when plugin sources are configured and bridged tools are served) and the
 /// server registry of `settings`.
 pub fn registry(settings: &Settings, portal: &Arc<Portal>) -> Arc<Registry> {
-    let bridge = (!settings.actions.plugin_sources.is_empty() && settings.servers.bridged)
-        .then(|| Bridge::new(portal.clone(), &settings.actions, Registry::curated_names()));
+    // A local catalog has no Actions Registry: nothing is bridged.
+    let bridge = (!settings.actions.plugin_sources.is_empty()
+        && settings.servers.bridged
+        && !portal.is_local())
+    .then(|| Bridge::new(portal.clone(), &settings.actions, Registry::curated_names()));
     // A tools/list waits for the first discovery at most one Backstage timeout (+ slack).
     let list_wait = settings
         .backstage
@@ -173,6 +251,7 @@ pub fn registry(settings: &Settings, portal: &Arc<Portal>) -> Arc<Registry> {
         settings.actions.filter.clone(),
         bridge,
         list_wait,
+        portal.is_local(),
     )
 }
 
@@ -208,7 +287,7 @@ fn unknown_server(settings: &Settings, key: &str) -> String {
 
 /// `stagedoor serve`.
 pub async fn serve(settings: Settings, server_key: Option<String>) -> i32 {
-    let portal = match portal(&settings) {
+    let portal = match portal(&settings).await {
         Ok(p) => p,
         Err(msg) => {
             eprintln!("stagedoor: {msg}");
@@ -222,6 +301,11 @@ pub async fn serve(settings: Settings, server_key: Option<String>) -> i32 {
         return EXIT_USAGE;
     }
     let shutdown = crate::shutdown::on_signal();
+    if let Some(c) = portal.local_catalog()
+        && c.config().watch
+    {
+        watch::spawn(c.clone(), shutdown.clone());
+    }
     let registry = registry(&settings, &portal);
     if let Some(bridge) = registry.bridge() {
         bridge.spawn(shutdown.child_token());
@@ -265,7 +349,10 @@ pub async fn serve(settings: Settings, server_key: Option<String>) -> i32 {
                 Some(h) => h,
                 None => handler,
             };
-            tracing::info!(backstage = %portal.base_url(), server = server_key.as_deref().unwrap_or("default"), "serving MCP over stdio");
+            let serving = portal
+                .base_url()
+                .map_or_else(|| "local catalog".to_string(), |u| u.to_string());
+            tracing::info!(source = %serving, server = server_key.as_deref().unwrap_or("default"), "serving MCP over stdio");
             transport::serve_stdio(handler, shutdown).await
         }
         Transport::Http => {
@@ -327,7 +414,7 @@ pub async fn list_tools(settings: &Settings, json_out: bool, server_key: Option<
         eprintln!("stagedoor: {}", unknown_server(settings, key));
         return EXIT_USAGE;
     }
-    let registry = match portal(settings) {
+    let registry = match portal(settings).await {
         Ok(portal) => {
             let registry = registry(settings, &portal);
             if let Some(bridge) = registry.bridge() {
@@ -352,6 +439,7 @@ pub async fn list_tools(settings: &Settings, json_out: bool, server_key: Option<
             settings.actions.filter.clone(),
             None,
             std::time::Duration::ZERO,
+            settings.catalog.is_some(),
         ),
     };
     for line in warn_unmatched_rules(&registry) {
@@ -432,7 +520,10 @@ pub async fn check(settings: Settings) -> i32 {
         Ok(y) => println!("{y}"),
         Err(_) => println!("{:#}", settings.redacted_view()),
     }
-    let portal = match portal(&settings) {
+    if let Some(c) = &settings.catalog {
+        return check_catalog(c).await;
+    }
+    let portal = match portal(&settings).await {
         Ok(p) => p,
         Err(msg) => {
             eprintln!("stagedoor: {msg}");

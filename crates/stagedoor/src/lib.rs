@@ -16,6 +16,8 @@
 //! - [`portal`]: Backstage as the tools see it (client + cache).
 //! - [`auth`]: who may call what over HTTP (tokens, OAuth), rate and stream limits.
 //! - [`audit`]: one JSON line per tool call, secrets redacted.
+//! - [`portal`]: Backstage as the tools see it (client + cache), or the local catalog.
+//! - [`local`]: catalog files served without Backstage (load, validate, relations, query, watch).
 //! - [`shutdown`]: one cancellation token for SIGINT/SIGTERM.
 
 pub mod audit;
@@ -24,6 +26,7 @@ pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod filter;
+pub mod local;
 pub mod mcp;
 pub mod portal;
 pub mod servers;

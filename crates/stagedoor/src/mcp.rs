@@ -33,6 +33,14 @@ Start with search_catalog to find entities (services, APIs, systems, teams), the
 detail and relations, get_related_entities to walk ownership and dependencies, and \
 list_entity_facets to learn valid filter values. If a call fails, check_connection says why.";
 
+/// Default instructions when serving a local catalog.
+pub const LOCAL_INSTRUCTIONS: &str = "stagedoor answers from a local software catalog \
+(catalog-info.yaml files read from disk, with Backstage's semantics). Start with search_catalog to \
+find entities (services, APIs, systems, teams), then get_entity for detail and relations, \
+get_related_entities to walk ownership and dependencies, and list_entity_facets to learn valid \
+filter values. If an entity seems missing, check_catalog lists the files read and every problem \
+with its file and line.";
+
 /// Serves one MCP server (the default one or a named one) over any rmcp transport. Cheap
 /// to clone; clones share the server's state (tool list cache, session peers).
 #[derive(Clone)]
@@ -68,7 +76,8 @@ struct Shared {
 impl Handler {
     /// A handler answering from `portal` with every curated tool and no bridge.
     pub fn new(portal: Arc<Portal>, instructions: Option<&str>) -> Self {
-        Self::with_registry(portal, Registry::curated_only(instructions))
+        let local = portal.is_local();
+        Self::with_registry(portal, Registry::curated_only(instructions, local))
     }
 
     /// The default server of `registry`.
@@ -82,6 +91,9 @@ impl Handler {
         // default server without curated tools) say only what they were configured to say.
         let instructions = match (&server.identity.instructions, &server.key) {
             (Some(i), _) => Some(i.clone()),
+            (None, None) if registry.serves_curated() && portal.is_local() => {
+                Some(LOCAL_INSTRUCTIONS.to_owned())
+            }
             (None, None) if registry.serves_curated() => Some(DEFAULT_INSTRUCTIONS.to_owned()),
             (None, _) => None,
         };
@@ -316,9 +328,18 @@ pub fn served_to_mcp_tool(t: &ServedTool) -> Tool {
     }
 }
 
-/// The `tools/list` payload of the curated tools, as JSON (for the golden file).
+/// The `tools/list` payload of the curated tools served with Backstage, as JSON (for the
+/// golden file).
 pub fn tool_list_json() -> Value {
-    let tools: Vec<Tool> = tools::definitions().into_iter().map(to_mcp_tool).collect();
+    tool_list_json_for(false)
+}
+
+/// The curated `tools/list` payload over a local catalog (`local`) or Backstage, as JSON.
+pub fn tool_list_json_for(local: bool) -> Value {
+    let tools: Vec<Tool> = tools::definitions_for(local)
+        .into_iter()
+        .map(to_mcp_tool)
+        .collect();
     serde_json::to_value(tools).unwrap_or(Value::Null)
 }
 

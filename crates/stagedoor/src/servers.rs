@@ -155,6 +155,8 @@ pub struct Registry {
     bridged: bool,
     bridge: Option<Arc<Bridge>>,
     list_wait: Duration,
+    /// Serving a local catalog: tools that need a live Backstage are not served.
+    local: bool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -171,7 +173,7 @@ impl std::fmt::Debug for Registry {
 
 impl Registry {
     /// Only the default server, with every curated tool and no bridge (tests, simple setups).
-    pub fn curated_only(instructions: Option<&str>) -> Arc<Self> {
+    pub fn curated_only(instructions: Option<&str>, local: bool) -> Arc<Self> {
         Arc::new(Self {
             servers: vec![Server {
                 key: None,
@@ -187,6 +189,7 @@ impl Registry {
             bridged: false,
             bridge: None,
             list_wait: Duration::ZERO,
+            local,
         })
     }
 
@@ -197,6 +200,7 @@ impl Registry {
         global: Filter,
         bridge: Option<Arc<Bridge>>,
         list_wait: Duration,
+        local: bool,
     ) -> Arc<Self> {
         let mut servers = vec![Server {
             key: None,
@@ -217,6 +221,7 @@ impl Registry {
             bridged: settings.bridged && bridge.is_some(),
             bridge,
             list_wait,
+            local,
         })
     }
 
@@ -293,7 +298,12 @@ impl Registry {
     fn build(&self, server: &Server, discovery: &Discovery) -> View {
         let mut tools: Vec<ServedTool> = Vec::new();
         if self.curated {
-            tools.extend(tools::registry().iter().map(ServedTool::Curated));
+            tools.extend(
+                tools::registry()
+                    .iter()
+                    .filter(|e| e.available(self.local))
+                    .map(ServedTool::Curated),
+            );
         }
         if self.bridged {
             tools.extend(discovery.tools.iter().cloned().map(ServedTool::Bridged));
@@ -318,7 +328,12 @@ impl Registry {
     fn all_tools(&self) -> Vec<ServedTool> {
         let mut tools: Vec<ServedTool> = Vec::new();
         if self.curated {
-            tools.extend(tools::registry().iter().map(ServedTool::Curated));
+            tools.extend(
+                tools::registry()
+                    .iter()
+                    .filter(|e| e.available(self.local))
+                    .map(ServedTool::Curated),
+            );
         }
         if self.bridged {
             tools.extend(
@@ -397,6 +412,7 @@ mod tests {
             filter(serde_json::json!({"exclude": [{"id": "catalog:get_entities"}]})),
             None,
             Duration::ZERO,
+            false,
         );
         let all = registry.view(0);
         assert!(all.find("check_connection").is_some());
@@ -424,6 +440,7 @@ mod tests {
             Filter::default(),
             None,
             Duration::ZERO,
+            false,
         );
         assert!(registry.view(0).tools.is_empty());
         assert!(!registry.dynamic());

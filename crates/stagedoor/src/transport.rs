@@ -66,16 +66,22 @@ impl AppState {
         let auth = AuthState::new(
             &settings.auth,
             &settings.server.limits,
-            Some(portal.client()),
+            portal.client().ok(),
         );
-        let discovery = settings.auth.oauth.as_ref().map(|o| {
-            crate::auth::metadata::routes(
-                auth.clone(),
-                o.issuer.clone(),
-                o.scopes.clone(),
-                portal.client(),
-            )
-        });
+        let discovery =
+            settings
+                .auth
+                .oauth
+                .as_ref()
+                .zip(portal.client().ok())
+                .map(|(o, client)| {
+                    crate::auth::metadata::routes(
+                        auth.clone(),
+                        o.issuer.clone(),
+                        o.scopes.clone(),
+                        client,
+                    )
+                });
         Self {
             portal,
             auth,
@@ -275,6 +281,15 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if let Some(catalog) = state.portal.local_catalog() {
+        let snap = catalog.snapshot();
+        return (
+            StatusCode::OK,
+            axum::Json(json!({"status": "ready", "catalog": {
+                "entities": snap.len(), "files": snap.file_count(), "problems": snap.problems.len()
+            }})),
+        );
+    }
     match connection::probe(&state.portal, 0).await {
         Ok(p) if p.is_success() && p.json_body => (
             StatusCode::OK,

@@ -8,8 +8,23 @@ use std::path::PathBuf;
 
 #[test]
 fn tools_list_matches_golden_file() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/tools-list.json");
-    let actual = serde_json::to_string_pretty(&stagedoor::mcp::tool_list_json()).unwrap() + "\n";
+    check("tools-list.json", &stagedoor::mcp::tool_list_json());
+}
+
+/// The tools listed when serving a local catalog (no Backstage-only tools).
+#[test]
+fn local_tools_list_matches_golden_file() {
+    check(
+        "tools-list-local.json",
+        &stagedoor::mcp::tool_list_json_for(true),
+    );
+}
+
+fn check(file: &str, value: &serde_json::Value) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(file);
+    let actual = serde_json::to_string_pretty(value).unwrap() + "\n";
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &actual).unwrap();
         return;

@@ -26,3 +26,17 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub const LOG_LEVEL: &str = "info";
 /// How often bridged action lists are fetched again in the background.
 pub const ACTIONS_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+/// Files loaded from a directory catalog path: Backstage's conventional file name.
+pub const CATALOG_INCLUDE: [&str; 2] = ["**/catalog-info.yaml", "**/catalog-info.yml"];
+/// Skipped inside directory catalog paths: dependencies, VCS and hidden directories, and
+/// scaffolder template skeletons (their `catalog-info.yaml` holds `${{ values }}` templating).
+pub const CATALOG_EXCLUDE: [&str; 4] = [
+    "**/node_modules/**",
+    "**/.*/**",
+    "**/skeleton/**",
+    "**/target/**",
+];
+/// Quiet time after a catalog file changes before it is reloaded.
+pub const CATALOG_DEBOUNCE: Duration = Duration::from_millis(250);
+/// Largest catalog or placeholder file read.
+pub const CATALOG_MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;

@@ -62,6 +62,8 @@ pub struct Overrides {
     pub base_url: Option<String>,
     /// `--read-only` (only ever turns read-only on).
     pub read_only: bool,
+    /// `--catalog` (replaces `catalog.paths`).
+    pub catalog: Vec<PathBuf>,
 }
 
 /// Loads every layer and validates the result.
@@ -93,6 +95,14 @@ pub fn load(
     }
     if let Some(u) = &overrides.base_url {
         cli.insert("backstage".into(), serde_json::json!({ "baseUrl": u }));
+    }
+    if !overrides.catalog.is_empty() {
+        let paths: Vec<serde_json::Value> = overrides
+            .catalog
+            .iter()
+            .map(|p| p.display().to_string().into())
+            .collect();
+        cli.insert("catalog".into(), serde_json::json!({ "paths": paths }));
     }
     if !cli.is_empty() {
         origins.push("command line".into());
@@ -184,6 +194,21 @@ mod tests {
         assert_eq!(bs.timeout, std::time::Duration::from_secs(2));
         assert_eq!(s.server.transport, Transport::Http);
         assert_eq!(s.server.listen.to_string(), "127.0.0.1:9200");
+        // --catalog replaces catalog.paths and keeps the file's other catalog keys.
+        let c = dir.join("c.yaml");
+        std::fs::write(&c, "catalog:\n  paths: [/nope]\n  watch: false\n").unwrap();
+        let s = load(
+            &[c],
+            &Overrides {
+                catalog: vec![dir.clone()],
+                ..Default::default()
+            },
+            &env,
+        )
+        .unwrap();
+        let cat = s.catalog.unwrap();
+        assert_eq!(cat.paths, std::slice::from_ref(&dir));
+        assert!(!cat.watch);
         let missing = load(&[dir.join("nope.yaml")], &Overrides::default(), &env).unwrap_err();
         assert!(missing.to_string().contains("nope.yaml"));
         std::fs::remove_dir_all(&dir).ok();

@@ -17,6 +17,8 @@ pub struct RawConfig {
     pub cache: Option<RawCache>,
     /// Logging (always to stderr).
     pub logging: Option<RawLogging>,
+    /// A local catalog served instead of Backstage.
+    pub catalog: Option<RawCatalog>,
     /// Who may call the HTTP transport.
     pub auth: Option<RawAuth>,
     /// The audit log of tool calls.
@@ -174,4 +176,22 @@ pub struct RawLogging {
     pub level: Option<String>,
     /// `text` or `json`.
     pub format: Option<String>,
+}
+
+/// `catalog:` block: catalog files served without Backstage.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawCatalog {
+    /// Catalog files or directories (relative paths are relative to the working directory).
+    pub paths: Option<Vec<String>>,
+    /// Globs of the files loaded from a directory path.
+    pub include: Option<Vec<String>>,
+    /// Globs of files and directories skipped inside directory paths.
+    pub exclude: Option<Vec<String>>,
+    /// Watch the files and reload on change.
+    pub watch: Option<bool>,
+    /// Quiet time after a change before reloading (`250ms`).
+    pub debounce: Option<String>,
+    /// Largest catalog or placeholder file read, in bytes.
+    pub max_file_bytes: Option<u64>,
 }

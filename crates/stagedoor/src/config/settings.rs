@@ -111,6 +111,40 @@ pub struct CacheSettings {
     pub max_entries: u64,
 }
 
+/// A local catalog served instead of Backstage.
+#[derive(Debug, Clone)]
+pub struct CatalogSettings {
+    /// Files or directories, absolute.
+    pub paths: Vec<std::path::PathBuf>,
+    /// Globs of the files loaded from a directory.
+    pub include: Vec<String>,
+    /// Globs skipped inside directories.
+    pub exclude: Vec<String>,
+    /// Reload on change.
+    pub watch: bool,
+    /// Quiet time before a reload.
+    pub debounce: Duration,
+    /// Largest file read.
+    pub max_file_bytes: u64,
+}
+
+impl CatalogSettings {
+    /// The local catalog's configuration (globs compiled; they were validated already).
+    pub fn to_config(&self) -> crate::local::CatalogConfig {
+        let empty = globset::GlobSet::empty;
+        crate::local::CatalogConfig {
+            load: crate::local::LoadOptions {
+                paths: self.paths.clone(),
+                include: crate::local::glob_set(&self.include).unwrap_or_else(|_| empty()),
+                exclude: crate::local::glob_set(&self.exclude).unwrap_or_else(|_| empty()),
+                max_file_bytes: self.max_file_bytes,
+            },
+            watch: self.watch,
+            debounce: self.debounce,
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -149,6 +183,8 @@ pub struct Settings {
     pub actions: super::actions::ActionsSettings,
     /// Servers (default and named) and tool groups.
     pub servers: super::actions::ServersSettings,
+    /// The local catalog; when set, it is served instead of Backstage.
+    pub catalog: Option<CatalogSettings>,
 }
 
 impl Settings {
@@ -305,6 +341,7 @@ impl Settings {
             origin,
         )?;
         let audit = super::security::audit(raw.audit, auth.enabled());
+        let catalog = catalog_settings(raw.catalog.unwrap_or_default(), &err)?;
         Ok(Self {
             backstage,
             server,
@@ -314,6 +351,7 @@ impl Settings {
             audit,
             actions,
             servers,
+            catalog,
         })
     }
 
@@ -350,8 +388,73 @@ impl Settings {
             "security": super::security::redacted_view(&self.auth, &self.server.limits, &self.audit),
             "actions": self.actions.view(),
             "mcpServers": self.servers.view(),
+            "catalog": self.catalog.as_ref().map(|c| serde_json::json!({
+                "paths": c.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                "include": c.include,
+                "exclude": c.exclude,
+                "watch": c.watch,
+                "debounce": humantime::format_duration(c.debounce).to_string(),
+                "maxFileBytes": c.max_file_bytes,
+            })),
         })
     }
+}
+
+fn catalog_settings(
+    c: super::raw::RawCatalog,
+    err: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<Option<CatalogSettings>, ConfigError> {
+    let paths = c.paths.unwrap_or_default();
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let cwd = std::env::current_dir().map_err(|e| {
+        err(
+            "catalog.paths",
+            format!("cannot read the working directory: {e}"),
+        )
+    })?;
+    let mut abs = Vec::new();
+    for p in paths {
+        if p.trim().is_empty() {
+            return Err(err("catalog.paths", "contains an empty path".into()));
+        }
+        let path = crate::local::normalize_path(&cwd.join(p.trim()));
+        if !path.exists() {
+            return Err(err(
+                "catalog.paths",
+                format!("`{p}` does not exist (looked for {})", path.display()),
+            ));
+        }
+        abs.push(path);
+    }
+    let include = c.include.unwrap_or_else(|| {
+        defaults::CATALOG_INCLUDE
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    });
+    let exclude = c.exclude.unwrap_or_else(|| {
+        defaults::CATALOG_EXCLUDE
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    });
+    crate::local::glob_set(&include).map_err(|m| err("catalog.include", m))?;
+    crate::local::glob_set(&exclude).map_err(|m| err("catalog.exclude", m))?;
+    Ok(Some(CatalogSettings {
+        paths: abs,
+        include,
+        exclude,
+        watch: c.watch.unwrap_or(true),
+        debounce: duration(c.debounce.as_deref(), defaults::CATALOG_DEBOUNCE)
+            .map_err(|m| err("catalog.debounce", m))?,
+        max_file_bytes: match c.max_file_bytes {
+            Some(0) => return Err(err("catalog.maxFileBytes", "must be more than zero".into())),
+            Some(n) => n,
+            None => defaults::CATALOG_MAX_FILE_BYTES,
+        },
+    }))
 }
 
 fn parse_base_url(input: &str) -> Result<Url, String> {
@@ -466,6 +569,69 @@ mod tests {
         let shown = format!("{s:?} {}", s.redacted_view());
         assert!(!shown.contains("super-secret-token"), "{shown}");
         assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn catalog_paths_are_checked_and_defaulted() {
+        use crate::config::raw::RawCatalog;
+        let with = |c: RawCatalog| RawConfig {
+            catalog: Some(c),
+            ..Default::default()
+        };
+        assert!(
+            Settings::from_raw(with(RawCatalog::default()), "t")
+                .unwrap()
+                .catalog
+                .is_none()
+        );
+        let here = env!("CARGO_MANIFEST_DIR").to_string();
+        let s = Settings::from_raw(
+            with(RawCatalog {
+                paths: Some(vec![here.clone()]),
+                ..Default::default()
+            }),
+            "t",
+        )
+        .unwrap();
+        let c = s.catalog.unwrap();
+        assert!(c.watch && c.paths[0].is_absolute());
+        assert_eq!(c.include, ["**/catalog-info.yaml", "**/catalog-info.yml"]);
+        assert!(c.exclude.iter().any(|g| g.contains("skeleton")));
+        let e = Settings::from_raw(
+            with(RawCatalog {
+                paths: Some(vec!["/no/such/dir".into()]),
+                ..Default::default()
+            }),
+            "c.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("c.yaml: catalog.paths") && e.contains("does not exist"),
+            "{e}"
+        );
+        let e = Settings::from_raw(
+            with(RawCatalog {
+                paths: Some(vec![here.clone()]),
+                include: Some(vec!["a/{b".into()]),
+                ..Default::default()
+            }),
+            "c.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("catalog.include"), "{e}");
+        let e = Settings::from_raw(
+            with(RawCatalog {
+                paths: Some(vec![here]),
+                debounce: Some("soon".into()),
+                ..Default::default()
+            }),
+            "c.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("catalog.debounce"), "{e}");
     }
 
     #[test]

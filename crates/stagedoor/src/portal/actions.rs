@@ -53,7 +53,7 @@ impl Portal {
     /// `GET /api/<plugin>/.backstage/actions/v1/actions`. Never cached here: the bridge keeps
     /// the combined list and refreshes it on its own schedule.
     pub async fn list_actions(&self, plugin: &str) -> Result<ActionList, BackstageError> {
-        self.client.list_actions(plugin).await
+        self.client()?.list_actions(plugin).await
     }
 
     /// Invokes action `id` owned by `plugin` and returns its output. Uses v2 (`{input}`)
@@ -70,18 +70,18 @@ impl Portal {
         let known = self.invoke_version(plugin);
         if let Some(v) = known {
             return self
-                .client
+                .client()?
                 .invoke_action(plugin, id, v, input, None, retry)
                 .await;
         }
         let v2 = self
-            .client
+            .client()?
             .invoke_action(plugin, id, InvokeVersion::V2, input, None, retry)
             .await;
         match v2 {
             Err(e) if is_missing_route(&e) => {
                 let v1 = self
-                    .client
+                    .client()?
                     .invoke_action(plugin, id, InvokeVersion::V1, input, None, retry)
                     .await;
                 if answered(&v1) {

@@ -1,11 +1,35 @@
-//! The portal the tools answer from: Backstage over REST, with a bounded TTL cache of reads.
+//! The portal the tools answer from: Backstage over REST (with a bounded TTL cache of reads),
+//! or a local catalog read from files.
 //!
-//! Tools ask the portal, never the HTTP client directly, so caching and (later) per-principal
-//! credentials live in one place. Each tool family keeps its Backstage calls in its own file
-//! here (`impl Portal` blocks), using the shared [`Portal::cached`] helper.
+//! Tools ask the portal, never the HTTP client directly, so caching, the choice of source and
+//! (later) per-principal credentials live in one place.
+//!
+//! # The seam between Backstage and the local catalog
+//!
+//! A [`Portal`] has one [`Source`]. The four catalog methods the tools use —
+//! [`Portal::query_entities`], [`Portal::entity`], [`Portal::entities_by_refs`] and
+//! [`Portal::facets`] — answer from either source with the same types and the same errors
+//! (a missing entity is a 404 `NotFoundError`, a bad filter a 400 `InputError`), so a tool
+//! built on them works in both modes unchanged and registers with `needs_backstage = false`.
+//!
+//! A tool family adds its calls as an `impl Portal` block in `portal/<family>.rs`:
+//! - Data that lives in catalog entities (API definitions in `spec.definition`, `Template`
+//!   entities and their `spec.parameters`) should be read through the four catalog methods:
+//!   it is then served from local files for free.
+//! - Data that needs a Backstage REST API calls `self.client()?` — in local mode that is a
+//!   [`BackstageError::Config`] saying the call needs a live Backstage. Such tools register
+//!   with `needs_backstage = true` and are not listed in local mode.
+//! - Data that a local catalog can read from files next to an entity (TechDocs from
+//!   `backstage.io/techdocs-ref: dir:.` → `mkdocs.yml` + Markdown) matches on
+//!   [`Portal::local`]: [`LocalCatalog::source_of`] gives the file an entity came from.
+//!
+//! Reads from Backstage go through [`Portal::cached`]; the local catalog is in memory and is
+//! never cached here, so an edited file shows on the next call.
 
 mod actions;
 mod scaffolder;
+mod search;
+mod techdocs;
 
 pub use actions::{ActionSourceStatus, ActionsStatus};
 
@@ -22,16 +46,26 @@ use moka::future::Cache;
 use serde_json::Value;
 
 use crate::config::settings::{BackstageSettings, CacheSettings};
-
-mod search;
-mod techdocs;
+use crate::local::LocalCatalog;
 
 type Facets = BTreeMap<String, Vec<FacetCount>>;
 
-/// Backstage, as the tools see it.
+/// Where the portal's answers come from.
+pub enum Source {
+    /// A Backstage backend over REST.
+    Backstage {
+        /// The pooled client.
+        client: BackstageClient,
+        /// The configured token (for diagnostics that describe it; never logged).
+        token: Option<String>,
+    },
+    /// Catalog files on disk.
+    Local(Arc<LocalCatalog>),
+}
+
+/// Backstage (or a local catalog), as the tools see it.
 pub struct Portal {
-    client: BackstageClient,
-    token: Option<String>,
+    source: Source,
     ttl: Duration,
     entities: Cache<EntityRef, Arc<Value>>,
     queries: Cache<String, Arc<EntityPage>>,
@@ -47,10 +81,12 @@ pub struct Portal {
 
 impl std::fmt::Debug for Portal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Portal")
-            .field("base_url", &self.client.base_url().as_str())
-            .field("ttl", &self.ttl)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("Portal");
+        match &self.source {
+            Source::Backstage { client, .. } => d.field("base_url", &client.base_url().as_str()),
+            Source::Local(c) => d.field("local_paths", &c.config().load.paths),
+        };
+        d.field("ttl", &self.ttl).finish_non_exhaustive()
     }
 }
 
@@ -65,6 +101,13 @@ where
         .build()
 }
 
+/// The error of a Backstage-only call made in local mode.
+fn needs_backstage() -> BackstageError {
+    BackstageError::Config(
+        "this needs a live Backstage, and stagedoor is serving a local catalog (catalog.paths / --catalog); set backstage.baseUrl instead to use it".into(),
+    )
+}
+
 impl Portal {
     /// Builds the portal and its pooled client. Nothing is dialed yet.
     pub fn new(b: &BackstageSettings, cache: &CacheSettings) -> Result<Self, BackstageError> {
@@ -77,20 +120,23 @@ impl Portal {
         config.user_agent = format!("stagedoor/{}", env!("CARGO_PKG_VERSION"));
         let client = BackstageClient::new(config)?;
         let token = b.token.as_ref().map(|t| t.expose().to_string());
-        Ok(Self::build(client, token, cache.ttl, cache.max_entries))
+        Ok(Self::build(
+            Source::Backstage { client, token },
+            cache.ttl,
+            cache.max_entries,
+        ))
+    }
+
+    /// A portal over a local catalog (no cache: the catalog is in memory).
+    pub fn local(catalog: Arc<LocalCatalog>) -> Self {
+        Self::build(Source::Local(catalog), Duration::ZERO, 1)
     }
 
     /// The one place a portal and all its caches are made.
-    fn build(
-        client: BackstageClient,
-        token: Option<String>,
-        ttl_setting: Duration,
-        entries: u64,
-    ) -> Self {
+    fn build(source: Source, ttl_setting: Duration, entries: u64) -> Self {
         let ttl = ttl_setting.max(Duration::from_millis(1));
         Self {
-            client,
-            token,
+            source,
             ttl: ttl_setting,
             entities: new_cache(entries, ttl),
             queries: new_cache(entries / 4, ttl),
@@ -104,29 +150,59 @@ impl Portal {
     }
 
     /// The same Backstage with another bearer token (a user's), sharing the connection pool
-    /// but with caches of its own, since what Backstage returns depends on who asks.
+    /// but with caches of its own, since what Backstage returns depends on who asks. A local
+    /// catalog has no credentials: the same catalog is returned.
     pub fn with_token(&self, token: &str, cache_entries: u64) -> Self {
-        Self::build(
-            self.client.with_token(Some(token.to_string())),
-            Some(token.to_string()),
-            self.ttl,
-            cache_entries,
-        )
+        let source = match &self.source {
+            Source::Backstage { client, .. } => Source::Backstage {
+                client: client.with_token(Some(token.to_string())),
+                token: Some(token.to_string()),
+            },
+            Source::Local(c) => Source::Local(c.clone()),
+        };
+        Self::build(source, self.ttl, cache_entries)
     }
 
-    /// The underlying client (for probes and diagnostics).
-    pub fn client(&self) -> &BackstageClient {
-        &self.client
+    /// Where answers come from.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The local catalog, in local mode.
+    pub fn local_catalog(&self) -> Option<&Arc<LocalCatalog>> {
+        match &self.source {
+            Source::Local(c) => Some(c),
+            Source::Backstage { .. } => None,
+        }
+    }
+
+    /// True when serving a local catalog (tools that need Backstage are then not listed).
+    pub fn is_local(&self) -> bool {
+        matches!(self.source, Source::Local(_))
+    }
+
+    /// The Backstage client; in local mode an error saying the call needs a live Backstage.
+    pub fn client(&self) -> Result<&BackstageClient, BackstageError> {
+        match &self.source {
+            Source::Backstage { client, .. } => Ok(client),
+            Source::Local(_) => Err(needs_backstage()),
+        }
     }
 
     /// The configured token (for diagnostics that describe it; never logged).
     pub fn token(&self) -> Option<&str> {
-        self.token.as_deref()
+        match &self.source {
+            Source::Backstage { token, .. } => token.as_deref(),
+            Source::Local(_) => None,
+        }
     }
 
-    /// The configured Backstage base URL.
-    pub fn base_url(&self) -> &url::Url {
-        self.client.base_url()
+    /// The configured Backstage base URL (`None` in local mode).
+    pub fn base_url(&self) -> Option<&url::Url> {
+        match &self.source {
+            Source::Backstage { client, .. } => Some(client.base_url()),
+            Source::Local(_) => None,
+        }
     }
 
     /// Returns the cached value for `key`, or runs `fetch` and caches its success.
@@ -154,20 +230,30 @@ impl Portal {
 
     /// One page of `/api/catalog/entities/by-query`.
     pub async fn query_entities(&self, q: &EntityQuery) -> Result<Arc<EntityPage>, BackstageError> {
-        let key = format!("{q:?}");
-        self.cached(&self.queries, key, self.client.query_entities(q))
-            .await
+        match &self.source {
+            Source::Local(c) => c.query_entities(q).map(Arc::new),
+            Source::Backstage { client, .. } => {
+                let key = format!("{q:?}");
+                self.cached(&self.queries, key, client.query_entities(q))
+                    .await
+            }
+        }
     }
 
     /// One entity by reference; a missing entity is `BackstageError::Api { status: 404 }`.
     pub async fn entity(&self, r: &EntityRef) -> Result<Arc<Value>, BackstageError> {
-        let key = EntityRef {
-            kind: r.kind.to_ascii_lowercase(),
-            namespace: r.namespace.to_ascii_lowercase(),
-            name: r.name.to_ascii_lowercase(),
-        };
-        self.cached(&self.entities, key, self.client.get_entity_by_ref(r))
-            .await
+        match &self.source {
+            Source::Local(c) => c.entity(r),
+            Source::Backstage { client, .. } => {
+                let key = EntityRef {
+                    kind: r.kind.to_ascii_lowercase(),
+                    namespace: r.namespace.to_ascii_lowercase(),
+                    name: r.name.to_ascii_lowercase(),
+                };
+                self.cached(&self.entities, key, client.get_entity_by_ref(r))
+                    .await
+            }
+        }
     }
 
     /// Many entities by reference in one call, aligned with `refs` (`None` = missing).
@@ -179,15 +265,20 @@ impl Portal {
         if refs.is_empty() {
             return Ok(Vec::new());
         }
-        let key = format!("{refs:?}|{fields:?}");
-        let found = self
-            .cached(
-                &self.by_refs,
-                key,
-                self.client.get_entities_by_refs(refs, fields),
-            )
-            .await?;
-        Ok((*found).clone())
+        match &self.source {
+            Source::Local(c) => c.entities_by_refs(refs, fields),
+            Source::Backstage { client, .. } => {
+                let key = format!("{refs:?}|{fields:?}");
+                let found = self
+                    .cached(
+                        &self.by_refs,
+                        key,
+                        client.get_entities_by_refs(refs, fields),
+                    )
+                    .await?;
+                Ok((*found).clone())
+            }
+        }
     }
 
     /// Distinct values and counts of catalog fields.
@@ -196,13 +287,14 @@ impl Portal {
         facets: &[String],
         filters: &[String],
     ) -> Result<Arc<Facets>, BackstageError> {
-        let key = format!("{facets:?}|{filters:?}");
-        self.cached(
-            &self.facets,
-            key,
-            self.client.entity_facets(facets, filters),
-        )
-        .await
+        match &self.source {
+            Source::Local(c) => c.facets(facets, filters).map(Arc::new),
+            Source::Backstage { client, .. } => {
+                let key = format!("{facets:?}|{filters:?}");
+                self.cached(&self.facets, key, client.entity_facets(facets, filters))
+                    .await
+            }
+        }
     }
 
     /// Probes a path; see [`BackstageClient::probe`].
@@ -211,6 +303,6 @@ impl Portal {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<Probe, BackstageError> {
-        self.client.probe(path, query).await
+        self.client()?.probe(path, query).await
     }
 }

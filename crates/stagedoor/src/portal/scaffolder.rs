@@ -27,24 +27,24 @@ impl Portal {
         self.cached(
             &self.template_schemas,
             key,
-            self.client().template_parameter_schema(template),
+            self.client()?.template_parameter_schema(template),
         )
         .await
     }
 
     /// Starts a task; returns its id. Never retried.
     pub async fn create_task(&self, task: &NewTask) -> Result<String, BackstageError> {
-        self.client().create_task(task).await
+        self.client()?.create_task(task).await
     }
 
     /// One task.
     pub async fn task(&self, id: &str) -> Result<Task, BackstageError> {
-        self.client().get_task(id).await
+        self.client()?.get_task(id).await
     }
 
     /// One page of tasks.
     pub async fn tasks(&self, q: &TaskListQuery) -> Result<TaskList, BackstageError> {
-        self.client().list_tasks(q).await
+        self.client()?.list_tasks(q).await
     }
 
     /// Events of a task newer than `after`, waiting at most `wait` for the first.
@@ -54,16 +54,16 @@ impl Portal {
         after: Option<u64>,
         wait: Duration,
     ) -> Result<Vec<TaskEvent>, BackstageError> {
-        self.client().task_events(id, after, wait).await
+        self.client()?.task_events(id, after, wait).await
     }
 
     /// Asks Backstage to cancel a task.
     pub async fn cancel_task(&self, id: &str) -> Result<(), BackstageError> {
-        self.client().cancel_task(id).await
+        self.client()?.cancel_task(id).await
     }
 
     /// Dry-runs a template.
     pub async fn dry_run(&self, request: &DryRun) -> Result<DryRunResult, BackstageError> {
-        self.client().dry_run(request).await
+        self.client()?.dry_run(request).await
     }
 }

@@ -8,6 +8,6 @@ use super::Portal;
 impl Portal {
     /// One page of `/api/search/query`.
     pub async fn search(&self, q: &SearchQuery) -> Result<SearchResultSet, BackstageError> {
-        self.client.search(q).await
+        self.client()?.search(q).await
     }
 }

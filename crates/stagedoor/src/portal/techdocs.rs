@@ -55,7 +55,7 @@ impl Portal {
         self.cached(
             &self.techdocs.metadata,
             key(r),
-            self.client.techdocs_metadata(r),
+            self.client()?.techdocs_metadata(r),
         )
         .await
     }
@@ -71,7 +71,7 @@ impl Portal {
         self.cached(
             &self.techdocs.files,
             (key(r), build, file.to_string()),
-            self.client.techdocs_file(r, file),
+            self.client()?.techdocs_file(r, file),
         )
         .await
     }
@@ -88,7 +88,7 @@ impl Portal {
     where
         F: FnMut(&str) + Send,
     {
-        let outcome = self.client.techdocs_sync(r, budget, on_log).await;
+        let outcome = self.client()?.techdocs_sync(r, budget, on_log).await;
         if matches!(outcome, Ok(SyncOutcome::Finished { .. })) {
             self.techdocs.metadata.invalidate(&key(r)).await;
         }

@@ -232,7 +232,10 @@ pub async fn diagnose(portal: &Portal) -> Diagnosis {
         futures::future::join_all((0..PLUGIN_PROBES.len()).map(|i| probe(portal, i))).await;
     let mut plugins = BTreeMap::new();
     let mut advice = Vec::new();
-    let base = portal.base_url().to_string();
+    let base = portal
+        .base_url()
+        .map(|u| u.to_string())
+        .unwrap_or_else(|| "(local catalog: no Backstage)".into());
     let mut identity = token_identity(portal.token());
     let catalog = &probes[0];
     let reachable = probes.iter().any(|p| p.is_ok());

@@ -9,6 +9,7 @@ pub mod apis;
 pub mod catalog;
 pub mod connection;
 pub mod error;
+pub mod local;
 pub mod policy;
 pub(crate) mod resolve;
 pub mod scaffolder;
@@ -139,6 +140,8 @@ pub struct ToolEntry {
     pub def: ToolDef,
     /// True when the tool needs a live Backstage (not available over a local catalog).
     pub needs_backstage: bool,
+    /// True when the tool only makes sense over a local catalog (not listed for Backstage).
+    pub local_only: bool,
     run: Runner,
 }
 
@@ -156,6 +159,7 @@ impl ToolEntry {
         Self {
             def,
             needs_backstage,
+            local_only: false,
             run: Box::new(move |ctx, args| {
                 let parsed = parse::<P>(&name, args);
                 let run = run.clone();
@@ -166,6 +170,21 @@ impl ToolEntry {
                     }
                 })
             }),
+        }
+    }
+
+    /// Marks the tool as served only over a local catalog.
+    pub fn local_only(mut self) -> Self {
+        self.local_only = true;
+        self
+    }
+
+    /// Whether the tool is listed when serving a local catalog (`local`) or Backstage.
+    pub fn available(&self, local: bool) -> bool {
+        if local {
+            !self.needs_backstage
+        } else {
+            !self.local_only
         }
     }
 
@@ -187,23 +206,34 @@ pub fn registry() -> &'static [ToolEntry] {
         all.extend(search::entries());
         all.extend(techdocs::entries());
         all.extend(scaffolder::entries());
+        all.extend(local::entries());
         all
     })
 }
 
-/// Every curated tool definition, in listing order.
+/// Every curated tool definition served with Backstage, in listing order.
 pub fn definitions() -> Vec<&'static ToolDef> {
-    registry().iter().map(|e| &e.def).collect()
+    definitions_for(false)
 }
 
-/// Looks a tool up by name.
+/// The tool definitions listed over a local catalog (`local`) or over Backstage.
+pub fn definitions_for(local: bool) -> Vec<&'static ToolDef> {
+    registry()
+        .iter()
+        .filter(|e| e.available(local))
+        .map(|e| &e.def)
+        .collect()
+}
+
+/// Looks a tool up by name (in any mode).
 pub fn find(name: &str) -> Option<&'static ToolEntry> {
     registry().iter().find(|e| e.def.name == name)
 }
 
-/// Runs the tool called `name`. `None` means no such tool (a protocol error for the caller).
+/// Runs the tool called `name` if this portal lists it. `None` means no such tool (a
+/// protocol error for the caller).
 pub async fn call(ctx: ToolCtx, name: &str, args: Map<String, Value>) -> Option<ToolOutcome> {
-    let entry = find(name)?;
+    let entry = find(name).filter(|e| e.available(ctx.portal.is_local()))?;
     Some(entry.call(ctx, args).await)
 }
 

@@ -62,3 +62,27 @@ fn find_and_unknown() {
     assert!(find("search_catalog").is_some());
     assert!(find("nope").is_none());
 }
+
+#[test]
+fn local_mode_lists_no_backstage_only_tools() {
+    let local: Vec<&str> = definitions_for(true)
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    let remote: Vec<&str> = definitions_for(false)
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    assert!(local.contains(&"check_catalog") && !local.contains(&"check_connection"));
+    assert!(remote.contains(&"check_connection") && !remote.contains(&"check_catalog"));
+    for name in [
+        "search_catalog",
+        "get_entity",
+        "get_entities",
+        "get_related_entities",
+        "list_entity_facets",
+    ] {
+        assert!(local.contains(&name) && remote.contains(&name), "{name}");
+    }
+    assert_eq!(definitions().len(), remote.len());
+}

@@ -1,0 +1,267 @@
+//! Loading catalogs from real files: problems with file and line, Locations and cycles,
+//! placeholders, duplicates, relations and reloads.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::*;
+
+/// A throwaway catalog directory.
+pub(crate) struct Dir(pub PathBuf);
+
+impl Dir {
+    pub(crate) fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("stagedoor-local-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p.canonicalize().unwrap())
+    }
+    pub(crate) fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub(crate) fn config(paths: &[&Path]) -> CatalogConfig {
+    CatalogConfig {
+        load: LoadOptions {
+            paths: paths.iter().map(|p| p.to_path_buf()).collect(),
+            include: glob_set(&["**/catalog-info.yaml".into()]).unwrap(),
+            exclude: glob_set(&["**/skeleton/**".into()]).unwrap(),
+            max_file_bytes: 1 << 20,
+        },
+        watch: false,
+        debounce: Duration::from_millis(50),
+    }
+}
+
+pub(crate) fn component(name: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n{extra}"
+    )
+}
+
+const GROUP: &str = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\n  title: Team A\nspec:\n  type: team\n  children: []\n";
+
+fn messages(c: &LocalCatalog) -> Vec<String> {
+    c.snapshot()
+        .problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect()
+}
+
+fn get(c: &LocalCatalog, r: &str) -> Option<Arc<Value>> {
+    let r = EntityRef::parse(r, None, None).unwrap();
+    c.entity(&r).ok()
+}
+
+#[test]
+fn a_bad_entity_is_reported_with_file_and_line_and_the_rest_loads() {
+    let d = Dir::new("bad");
+    let file = d.write(
+        "catalog-info.yaml",
+        &format!(
+            "{}---\n{}---\n{GROUP}",
+            component("good", ""),
+            component("Bad Name!", "")
+        ),
+    );
+    let c = LocalCatalog::load(config(&[&d.0]));
+    assert!(get(&c, "component:default/good").is_some());
+    assert!(get(&c, "group:default/team-a").is_some());
+    let m = messages(&c);
+    assert_eq!(m.len(), 1, "{m:?}");
+    // The bad name is on line 13 of the file (second document, `name:` line).
+    let want = format!("{}:13: ", file.display());
+    assert!(m[0].starts_with(&want), "{m:?}");
+    assert!(m[0].contains("metadata.name"), "{m:?}");
+}
+
+#[test]
+fn yaml_errors_missing_fields_and_bad_refs_each_name_their_line() {
+    let d = Dir::new("lines");
+    d.write(
+        "catalog-info.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: a\nspec:\n  type: service\n  lifecycle: production\n---\nkey: [unclosed\n---\napiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata:\n  name: r\nspec:\n  type: db\n  owner: o\n  dependsOn:\n    - bare-name\n",
+    );
+    let c = LocalCatalog::load(config(&[&d.0]));
+    let m = messages(&c);
+    assert_eq!(m.len(), 3, "{m:?}");
+    assert!(
+        m[0].contains(":5: component:default/a: `spec.owner` is required"),
+        "{m:?}"
+    );
+    assert!(m[1].contains(":9: YAML syntax error"), "{m:?}");
+    assert!(
+        m[2].contains(":19: resource:default/r: `spec.dependsOn`"),
+        "{m:?}"
+    );
+    assert!(c.snapshot().is_empty());
+}
+
+#[test]
+fn locations_are_followed_and_cycles_reported() {
+    let d = Dir::new("loc");
+    let root = d.write(
+        "all.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: root\nspec:\n  targets:\n    - ./a/a.yaml\n    - ./missing.yaml\n    - https://example.com/x.yaml\n    - ./teams/*.yaml\n",
+    );
+    d.write(
+        "a/a.yaml",
+        &format!(
+            "{}---\napiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: back\nspec:\n  target: ../all.yaml\n",
+            component("in-a", "")
+        ),
+    );
+    d.write("teams/t1.yaml", GROUP);
+    let c = LocalCatalog::load(config(&[&root]));
+    assert!(get(&c, "component:default/in-a").is_some());
+    assert!(
+        get(&c, "group:default/team-a").is_some(),
+        "glob targets are expanded"
+    );
+    assert!(get(&c, "location:default/back").is_some());
+    let m = messages(&c);
+    assert_eq!(m.len(), 3, "{m:?}");
+    assert!(
+        m.iter()
+            .any(|x| x.contains("all.yaml:8: Location target `./missing.yaml` does not exist")),
+        "{m:?}"
+    );
+    assert!(
+        m.iter()
+            .any(|x| x.contains("all.yaml:9:") && x.contains("not followed")),
+        "{m:?}"
+    );
+    let cycle = m
+        .iter()
+        .find(|x| x.contains("Location cycle"))
+        .expect("cycle reported");
+    assert!(cycle.contains("a.yaml:15:"), "{cycle}");
+    assert!(cycle.contains("all.yaml -> "), "{cycle}");
+    // Managed-by annotations like Backstage's.
+    let e = get(&c, "component:default/in-a").unwrap();
+    let ann = &e["metadata"]["annotations"];
+    assert_eq!(
+        ann["backstage.io/managed-by-location"],
+        format!("file:{}", d.0.join("a/a.yaml").display())
+    );
+    assert_eq!(
+        ann["backstage.io/managed-by-origin-location"],
+        format!("file:{}", root.display())
+    );
+}
+
+#[test]
+fn placeholders_resolve_from_local_files_only() {
+    let d = Dir::new("ph");
+    d.write("api/spec.yaml", "openapi: 3.0.0\ninfo:\n  title: X\n");
+    d.write(
+        "api/catalog-info.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: x-api\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition:\n    $text: ./spec.yaml\n---\napiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: y-api\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition:\n    $text: https://example.com/openapi.yaml\n",
+    );
+    let c = LocalCatalog::load(config(&[&d.0]));
+    let x = get(&c, "api:default/x-api").unwrap();
+    assert_eq!(
+        x["spec"]["definition"],
+        "openapi: 3.0.0\ninfo:\n  title: X\n"
+    );
+    assert!(get(&c, "api:default/y-api").is_none());
+    let m = messages(&c);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(
+        m[0].contains(":21: api:default/y-api: Placeholder $text:") && m[0].contains("is a URL"),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn duplicates_keep_the_first_and_relations_are_built_both_ways() {
+    let d = Dir::new("dup");
+    d.write(
+        "a/catalog-info.yaml",
+        &format!(
+            "{}---\n{GROUP}",
+            component("web", "  dependsOn:\n    - resource:db\n")
+        ),
+    );
+    d.write("b/catalog-info.yaml", &component("WEB", ""));
+    let c = LocalCatalog::load(config(&[&d.0]));
+    let m = messages(&c);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(
+        m[0].contains("b/catalog-info.yaml:1: component:default/web: duplicate entity"),
+        "{m:?}"
+    );
+    let web = get(&c, "component:default/web").unwrap();
+    assert_eq!(
+        web["relations"],
+        json!([{"type": "dependsOn", "targetRef": "resource:default/db"},
+               {"type": "ownedBy", "targetRef": "group:default/team-a"}])
+    );
+    let team = get(&c, "group:default/team-a").unwrap();
+    assert_eq!(
+        team["relations"],
+        json!([{"type": "ownerOf", "targetRef": "component:default/web"}])
+    );
+    // Lookups are case-insensitive, like by-name.
+    assert!(get(&c, "Component:default/Web").is_some());
+}
+
+#[test]
+fn reload_sees_edits_and_keeps_the_last_good_version_of_a_broken_file() {
+    let d = Dir::new("reload");
+    let f = d.write("catalog-info.yaml", &component("svc", ""));
+    let c = LocalCatalog::load(config(&[&d.0]));
+    assert_eq!(c.snapshot().len(), 1);
+    std::fs::write(&f, component("svc", "  system: shop\n")).unwrap();
+    let changes = c.reload();
+    assert_eq!(changes.changed, ["component:default/svc"]);
+    assert_eq!(
+        get(&c, "component:default/svc").unwrap()["spec"]["system"],
+        "shop"
+    );
+    // Broken mid-edit: the last good version is served, and the problem says so.
+    std::fs::write(&f, "apiVersion: [oops\n").unwrap();
+    let changes = c.reload();
+    assert!(changes.is_empty(), "{changes:?}");
+    assert_eq!(
+        get(&c, "component:default/svc").unwrap()["spec"]["system"],
+        "shop"
+    );
+    let m = messages(&c);
+    assert!(m[0].contains("last good version"), "{m:?}");
+    // A new file appears; the old file is deleted.
+    d.write("new/catalog-info.yaml", GROUP);
+    std::fs::remove_file(&f).unwrap();
+    let changes = c.reload();
+    assert_eq!(changes.added, ["group:default/team-a"]);
+    assert_eq!(changes.removed, ["component:default/svc"]);
+    assert!(messages(&c).is_empty());
+    assert_eq!(c.reloads(), 3);
+}
+
+#[test]
+fn skeletons_are_excluded_and_only_catalog_info_files_are_read() {
+    let d = Dir::new("globs");
+    d.write("svc/catalog-info.yaml", &component("svc", ""));
+    d.write("svc/other.yaml", "not: an entity\n");
+    d.write(
+        "tpl/skeleton/catalog-info.yaml",
+        "name: ${{ values.name }}\n",
+    );
+    let c = LocalCatalog::load(config(&[&d.0]));
+    assert_eq!(c.snapshot().len(), 1);
+    assert!(messages(&c).is_empty(), "{:?}", messages(&c));
+}
