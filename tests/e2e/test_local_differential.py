@@ -138,11 +138,11 @@ async def walk(client: Any, args: dict[str, Any], limit: int) -> tuple[list[dict
 # --------------------------------------------------------------------------- search_catalog
 
 
-async def test_paging_through_everything_gives_the_same_entities_in_the_same_order(clients, generated) -> None:
+async def test_paging_through_everything_gives_the_same_entities_in_the_same_order(clients, generated, testbed) -> None:
     local, l_total = await walk(clients.local, {"fields": ["spec.system", "metadata.annotations"]}, limit=7)
     remote, r_total = await walk(clients.remote, {"fields": ["spec.system", "metadata.annotations"]}, limit=7)
     remote = [i for i in remote if i["ref"] != gen_ref(generated)]
-    assert l_total == r_total - 1 == len(local) == 54
+    assert l_total == r_total - 1 == len(local) == len(testbed.expected_refs)
     assert_same("all entities, paged by 7", normalize(local), normalize(remote))
 
 
@@ -196,7 +196,7 @@ async def test_bad_filters_fail_the_same_way(clients) -> None:
 
 
 async def test_every_entity_with_its_relations_is_the_same(clients, testbed) -> None:
-    assert len(testbed.expected_refs) == 54
+    assert len(testbed.expected_refs) >= 54, "the fixture set must not shrink"
     for ref in testbed.expected_refs:
         local, remote = await both(clients.local, clients.remote, "get_entity", {"entityRef": ref})
         assert_same(f"get_entity {ref}", local, remote)
