@@ -466,3 +466,16 @@ async def list_all_tools(client: Any) -> list[dict[str, Any]]:
         if not cursor:
             return tools
     raise AssertionError("tools/list pagination did not end after 50 pages")
+
+
+def inspector_tool_call(inspector_cli: Any, target: Any, tool: str, args: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    """Calls one tool through the Inspector CLI; it must succeed. Returns structuredContent
+    (after checking the text block mirrors it)."""
+    argv = ["--method", "tools/call", "--tool-name", tool]
+    for k, v in args.items():
+        argv += ["--tool-arg", f"{k}={v if isinstance(v, str) else json.dumps(v)}"]
+    res = inspector_cli(target, *argv, **kw)
+    assert res.rc == 0, res.describe()
+    assert isinstance(res.json, dict) and not res.json.get("isError"), res.describe()
+    assert_text_mirrors_structured(res.json)
+    return res.json["structuredContent"]

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 import e2e_support as sup
-from test_catalog import WIRES, _inspector_call, call, call_error, expected_relations
+from test_catalog import WIRES, call, call_error, expected_relations
 
 pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
 
@@ -349,10 +349,10 @@ def test_inspector_calls_the_api_tools(inspector_cli, request, stagedoor_bin, st
     else:
         target = [str(stagedoor_bin), "serve", "--transport", "stdio"]
         kw = {"config": {"env": stdio_env}}
-    listed = _inspector_call(inspector_cli, target, "list_api_specs", {"type": "grpc"}, **kw)
+    listed = sup.inspector_tool_call(inspector_cli, target, "list_api_specs", {"type": "grpc"}, **kw)
     want = {r for r, f in fixtures().items() if f["type"] == "grpc"}
     assert {i["ref"] for i in listed["items"]} == want, listed
-    spec = _inspector_call(inspector_cli, target, "get_api_spec", {"entityRef": "orders-graphql"}, **kw)
+    spec = sup.inspector_tool_call(inspector_cli, target, "get_api_spec", {"entityRef": "orders-graphql"}, **kw)
     roots = Counter(o["method"] for o in spec["summary"]["operations"])
     want_roots = Counter(o["method"] for o in fixtures()["api:default/orders-graphql"]["spec"]["operations"])
     assert roots == want_roots, roots

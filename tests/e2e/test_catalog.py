@@ -281,15 +281,6 @@ async def test_facets_count_the_fixtures(connect, testbed, transport, mode) -> N
 # --------------------------------------------------------------------------- Inspector CLI
 
 
-def _inspector_call(inspector_cli, target, tool: str, args: dict[str, Any], **kw) -> dict[str, Any]:
-    argv = ["--method", "tools/call", "--tool-name", tool]
-    for k, v in args.items():
-        argv += ["--tool-arg", f"{k}={v if isinstance(v, str) else json.dumps(v)}"]
-    res = inspector_cli(target, *argv, **kw)
-    assert res.rc == 0, res.describe()
-    assert isinstance(res.json, dict) and not res.json.get("isError"), res.describe()
-    sup.assert_text_mirrors_structured(res.json)
-    return res.json["structuredContent"]
 
 
 @pytest.mark.parametrize("transport", ["http", "stdio"])
@@ -299,18 +290,18 @@ def test_inspector_calls_every_catalog_tool(inspector_cli, request, stagedoor_bi
     else:
         target = [str(stagedoor_bin), "serve", "--transport", "stdio"]
         kw = {"config": {"env": stdio_env}}
-    found = _inspector_call(inspector_cli, target, "search_catalog", {"query": "refund", "kind": "Component"}, **kw)
+    found = sup.inspector_tool_call(inspector_cli, target, "search_catalog", {"query": "refund", "kind": "Component"}, **kw)
     assert PAYMENT in {i["ref"] for i in found["items"]}, found
-    ent = _inspector_call(inspector_cli, target, "get_entity", {"entityRef": PAYMENT}, **kw)
+    ent = sup.inspector_tool_call(inspector_cli, target, "get_entity", {"entityRef": PAYMENT}, **kw)
     assert ent["entity"]["metadata"]["name"] == "payment-service"
     assert {x["ref"] for x in ent["relations"]["providesApi"]} == expected_relations()[PAYMENT]["providesApi"]
-    many = _inspector_call(inspector_cli, target, "get_entities",
+    many = sup.inspector_tool_call(inspector_cli, target, "get_entities",
                            {"entityRefs": [PAYMENT, "system:default/payments"]}, **kw)
     assert [e["kind"] for e in many["entities"]] == ["Component", "System"], many
-    rel = _inspector_call(inspector_cli, target, "get_related_entities",
+    rel = sup.inspector_tool_call(inspector_cli, target, "get_related_entities",
                           {"entityRef": "system:payments", "relations": ["hasPart"]}, **kw)
     assert PAYMENT in {e["ref"] for e in rel["entities"]}, rel
-    fac = _inspector_call(inspector_cli, target, "list_entity_facets", {"facets": ["kind"]}, **kw)
+    fac = sup.inspector_tool_call(inspector_cli, target, "list_entity_facets", {"facets": ["kind"]}, **kw)
     assert any(v["value"] == "Component" and v["count"] >= 10 for v in fac["facets"][0]["values"]), fac
-    conn = _inspector_call(inspector_cli, target, "check_connection", {}, **kw)
+    conn = sup.inspector_tool_call(inspector_cli, target, "check_connection", {}, **kw)
     assert conn["reachable"] is True and conn["plugins"]["catalog"]["ok"] is True

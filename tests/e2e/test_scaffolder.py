@@ -481,15 +481,6 @@ def test_stagedoor_tools_reflects_read_only(stagedoor_bin, tmp_path) -> None:
 # --------------------------------------------------------------------------- Inspector CLI
 
 
-def _inspector_call(inspector_cli, target, tool: str, args: dict[str, Any], **kw) -> dict[str, Any]:
-    argv = ["--method", "tools/call", "--tool-name", tool]
-    for k, v in args.items():
-        argv += ["--tool-arg", f"{k}={v if isinstance(v, str) else json.dumps(v)}"]
-    res = inspector_cli(target, *argv, **kw)
-    assert res.rc == 0, res.describe()
-    assert isinstance(res.json, dict) and not res.json.get("isError"), res.describe()
-    sup.assert_text_mirrors_structured(res.json)
-    return res.json["structuredContent"]
 
 
 @pytest.mark.parametrize("transport", ["http", "stdio"])
@@ -499,12 +490,12 @@ def test_inspector_lists_gets_and_validates_templates(inspector_cli, request, st
     else:
         target = [str(stagedoor_bin), "serve", "--transport", "stdio"]
         kw = {"config": {"env": stdio_env}}
-    listed = _inspector_call(inspector_cli, target, "list_templates", {"limit": 10}, **kw)
+    listed = sup.inspector_tool_call(inspector_cli, target, "list_templates", {"limit": 10}, **kw)
     assert {i["ref"] for i in listed["items"]} == TEMPLATES
-    got = _inspector_call(inspector_cli, target, "get_template", {"templateRef": "hello-world"}, **kw)
+    got = sup.inspector_tool_call(inspector_cli, target, "get_template", {"templateRef": "hello-world"}, **kw)
     assert [f["name"] for f in got["fields"]] == ["name", "greeting", "repeat"]
     assert got["fields"][1]["enum"] == ["Hello", "Hi", "Howdy"]
-    checked = _inspector_call(inspector_cli, target, "validate_template_values",
+    checked = sup.inspector_tool_call(inspector_cli, target, "validate_template_values",
                               {"templateRef": "hello-world", "values": {"repeat": 9}}, **kw)
     assert checked["valid"] is False and [e["path"] for e in checked["errors"]] == ["/repeat"]
     assert [d["field"] for d in checked["appliedDefaults"]] == ["name", "greeting"]

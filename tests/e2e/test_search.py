@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 import e2e_support as sup
-from test_catalog import _inspector_call, backstage_refs, call, call_error
 
 pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
 
@@ -171,6 +170,6 @@ def test_inspector_calls_search(inspector_cli, request, stagedoor_bin, stdio_env
     else:
         target = [str(stagedoor_bin), "serve", "--transport", "stdio"]
         kw = {"config": {"env": stdio_env}}
-    out = _inspector_call(inspector_cli, target, "search", {"term": "runbook", "types": ["techdocs"]}, **kw)
+    out = sup.inspector_tool_call(inspector_cli, target, "search", {"term": "runbook", "types": ["techdocs"]}, **kw)
     assert out["items"] and all(h["type"] == "techdocs" for h in out["items"]), out
     assert {h["entityRef"] for h in out["items"]} <= docs_with("runbook")

@@ -317,15 +317,6 @@ async def test_unknown_page_lists_the_pages(connect) -> None:
 # --------------------------------------------------------------------------- Inspector CLI
 
 
-def _inspector_call(inspector_cli, target, tool: str, args: dict[str, Any], **kw) -> dict[str, Any]:
-    argv = ["--method", "tools/call", "--tool-name", tool]
-    for k, v in args.items():
-        argv += ["--tool-arg", f"{k}={v if isinstance(v, str) else json.dumps(v)}"]
-    res = inspector_cli(target, *argv, **kw)
-    assert res.rc == 0, res.describe()
-    assert isinstance(res.json, dict) and not res.json.get("isError"), res.describe()
-    sup.assert_text_mirrors_structured(res.json)
-    return res.json["structuredContent"]
 
 
 @pytest.mark.parametrize("transport", ["http", "stdio"])
@@ -335,9 +326,9 @@ def test_inspector_reads_the_runbook(inspector_cli, request, stagedoor_bin, stdi
     else:
         target = [str(stagedoor_bin), "serve", "--transport", "stdio"]
         kw = {"config": {"env": stdio_env}}
-    site = _inspector_call(inspector_cli, target, "get_techdocs", {"entityRef": PAYMENT}, **kw)
+    site = sup.inspector_tool_call(inspector_cli, target, "get_techdocs", {"entityRef": PAYMENT}, **kw)
     assert "runbook/index.html" in [p["path"] for p in site["pages"]]
-    page = _inspector_call(inspector_cli, target, "get_techdocs_page",
+    page = sup.inspector_tool_call(inspector_cli, target, "get_techdocs_page",
                            {"entityRef": PAYMENT, "path": "runbook/index.html"}, **kw)
     assert_page_matches_source(page, (DOCS[PAYMENT] / "docs" / "runbook.md").read_text())
 
