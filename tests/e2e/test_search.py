@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 import e2e_support as sup
+from test_catalog import backstage_refs, call, call_error
 
 pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
 
