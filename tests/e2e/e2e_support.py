@@ -479,3 +479,20 @@ def inspector_tool_call(inspector_cli: Any, target: Any, tool: str, args: dict[s
     assert isinstance(res.json, dict) and not res.json.get("isError"), res.describe()
     assert_text_mirrors_structured(res.json)
     return res.json["structuredContent"]
+
+
+async def call(client: Any, name: str, args: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    """Calls a tool that must succeed; returns structuredContent (and checks the text mirror)."""
+    result = await client.call_tool(name, args, **kw)
+    wire = dump(result)
+    assert not result.is_error, f"{name}({args}) failed: {text_of(result)}"
+    assert_text_mirrors_structured(wire)
+    assert isinstance(result.structured_content, dict), wire
+    return result.structured_content
+
+
+async def call_error(client: Any, name: str, args: dict[str, Any], **kw: Any) -> str:
+    """Calls a tool that must fail with isError; returns the error text."""
+    result = await client.call_tool(name, args, **kw)
+    assert result.is_error, f"{name}({args}) should fail: {dump(result)}"
+    return text_of(result)

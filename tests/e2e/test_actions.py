@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 import e2e_support as sup
+from e2e_support import call_error
 
 pytestmark = [pytest.mark.anyio]
 
@@ -110,12 +111,6 @@ async def call_ok(client: Any, name: str, args: dict[str, Any]) -> Any:
     assert not result.is_error, f"{name}({args}) failed: {sup.text_of(result)}"
     sup.assert_text_mirrors_structured(sup.dump(result))
     return result.structured_content
-
-
-async def call_error(client: Any, name: str, args: dict[str, Any]) -> str:
-    result = await client.call_tool(name, args)
-    assert result.is_error, f"{name}({args}) should fail: {sup.dump(result)}"
-    return sup.text_of(result)
 
 
 # --------------------------------------------------------------------------- tools/list

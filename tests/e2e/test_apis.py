@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 import e2e_support as sup
-from test_catalog import WIRES, call, call_error, expected_relations
+from e2e_support import call, call_error
+from test_catalog import WIRES, expected_relations
 
 pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
 

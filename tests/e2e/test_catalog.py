@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 import e2e_support as sup
+from e2e_support import call, call_error
 
 pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
 
@@ -35,22 +36,6 @@ def expected_relations() -> dict[str, dict[str, set[str]]]:
             src, typ, dst = parts
             rels[src][typ].add(dst)
     return rels
-
-
-async def call(client: Any, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Calls a tool that must succeed; returns structuredContent (and checks the text mirror)."""
-    result = await client.call_tool(name, args)
-    wire = sup.dump(result)
-    assert not result.is_error, f"{name}({args}) failed: {sup.text_of(result)}"
-    sup.assert_text_mirrors_structured(wire)
-    assert isinstance(result.structured_content, dict), wire
-    return result.structured_content
-
-
-async def call_error(client: Any, name: str, args: dict[str, Any]) -> str:
-    result = await client.call_tool(name, args)
-    assert result.is_error, f"{name}({args}) should fail: {sup.dump(result)}"
-    return sup.text_of(result)
 
 
 async def search_all(client: Any, args: dict[str, Any], limit: int) -> tuple[list[str], list[int]]:
@@ -279,8 +264,6 @@ async def test_facets_count_the_fixtures(connect, testbed, transport, mode) -> N
 
 
 # --------------------------------------------------------------------------- Inspector CLI
-
-
 
 
 @pytest.mark.parametrize("transport", ["http", "stdio"])

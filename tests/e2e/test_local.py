@@ -18,18 +18,11 @@ import httpx
 import pytest
 
 import e2e_support as sup
-from e2e_support import REPO_ROOT
+from e2e_support import REPO_ROOT, call
 
 pytestmark = [pytest.mark.anyio]
 
 EXAMPLE = REPO_ROOT / "examples" / "catalog"
-
-
-async def call(client: Any, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(name, args)
-    assert not result.is_error, f"{name}({args}) failed: {sup.text_of(result)}"
-    sup.assert_text_mirrors_structured(sup.dump(result))
-    return result.structured_content
 
 
 def component(name: str, title: str = "A service", extra: str = "") -> str:

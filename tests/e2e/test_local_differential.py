@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 import e2e_support as sup
-from e2e_support import REPO_ROOT
+from e2e_support import REPO_ROOT, call
 
 pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
 
@@ -87,13 +87,6 @@ def normalize(value: Any) -> Any:
 
     walk(value)
     return value
-
-
-async def call(client: Any, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(name, args)
-    assert not result.is_error, f"{name}({args}) failed: {sup.text_of(result)}"
-    sup.assert_text_mirrors_structured(sup.dump(result))
-    return result.structured_content
 
 
 async def both(local: Any, remote: Any, name: str, args: dict[str, Any]) -> tuple[Any, Any]:

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 import e2e_support as sup
+from e2e_support import call, call_error
 
 pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
 
@@ -40,22 +41,6 @@ WIRES = [("stdio", "legacy"), ("stdio", "2026-07-28"), ("http", "legacy"), ("htt
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-async def call(client: Any, name: str, args: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    """Calls a tool that must succeed; returns structuredContent (and checks the text mirror)."""
-    result = await client.call_tool(name, args, **kw)
-    wire = sup.dump(result)
-    assert not result.is_error, f"{name}({args}) failed: {sup.text_of(result)}"
-    sup.assert_text_mirrors_structured(wire)
-    assert isinstance(result.structured_content, dict), wire
-    return result.structured_content
-
-
-async def call_error(client: Any, name: str, args: dict[str, Any]) -> str:
-    result = await client.call_tool(name, args)
-    assert result.is_error, f"{name}({args}) should fail: {sup.dump(result)}"
-    return sup.text_of(result)
 
 
 def rest(testbed: Any, path: str, **params: Any) -> Any:
@@ -93,7 +78,6 @@ def event_messages(testbed: Any, task_id: str) -> list[str]:
 
 def label() -> str:
     return f"e2e-{uuid.uuid4().hex[:10]}"
-
 
 
 # --------------------------------------------------------------------------- list / get / validate
@@ -479,8 +463,6 @@ def test_stagedoor_tools_reflects_read_only(stagedoor_bin, tmp_path) -> None:
 
 
 # --------------------------------------------------------------------------- Inspector CLI
-
-
 
 
 @pytest.mark.parametrize("transport", ["http", "stdio"])

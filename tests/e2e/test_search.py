@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 import e2e_support as sup
-from test_catalog import backstage_refs, call, call_error
+from e2e_support import call, call_error
+from test_catalog import backstage_refs
 
 pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
 

@@ -28,6 +28,7 @@ import httpx
 import pytest
 
 import e2e_support as sup
+from e2e_support import call, call_error
 
 pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
 
@@ -45,21 +46,6 @@ WIRES = [("stdio", "legacy"), ("stdio", "2026-07-28"), ("http", "legacy"), ("htt
 CHROME = ("Table of contents", "Skip to content", "Made with", "Material for MkDocs", "Permanent link", "¶",
           "__md_", "md-nav", "Type to start searching")
 CHROME_LINES = ("Previous", "Next", "Search", "Overview")  # footer / header words on a line of their own
-
-
-async def call(client: Any, name: str, args: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    """Calls a tool that must succeed; returns structuredContent (and checks the text mirror)."""
-    result = await client.call_tool(name, args, **kw)
-    assert not result.is_error, f"{name}({args}) failed: {sup.text_of(result)}"
-    sup.assert_text_mirrors_structured(sup.dump(result))
-    assert isinstance(result.structured_content, dict), sup.dump(result)
-    return result.structured_content
-
-
-async def call_error(client: Any, name: str, args: dict[str, Any], **kw: Any) -> str:
-    result = await client.call_tool(name, args, **kw)
-    assert result.is_error, f"{name}({args}) should fail: {sup.dump(result)}"
-    return sup.text_of(result)
 
 
 # --------------------------------------------------------------------------- the oracle
@@ -315,8 +301,6 @@ async def test_unknown_page_lists_the_pages(connect) -> None:
 
 
 # --------------------------------------------------------------------------- Inspector CLI
-
-
 
 
 @pytest.mark.parametrize("transport", ["http", "stdio"])
