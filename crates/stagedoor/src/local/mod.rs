@@ -14,6 +14,7 @@
 //! - `index`: search rows like `buildEntitySearch`, relations attached, the [`Snapshot`].
 //! - `query`: filters, full text, order, cursors, projection, facets.
 //! - `watch`: file watching with a debounced reload.
+//! - `templates`: template parameter forms, as Backstage's scaffolder computes them.
 //!
 //! A [`LocalCatalog`] holds the current [`Snapshot`]; a reload builds a new one off to the
 //! side and swaps it in, so readers never wait for a load.
@@ -26,6 +27,7 @@ mod prepare;
 mod query;
 mod relations;
 mod table;
+mod templates;
 mod validate;
 pub mod watch;
 mod yaml;
@@ -100,13 +102,16 @@ pub struct LocalCatalog {
     reloads: AtomicU64,
 }
 
+/// The `url` of errors the local catalog answers, in place of a Backstage URL.
+pub const LOCAL_URL: &str = "local catalog";
+
 /// The error a Backstage catalog would give for a rejected request (400 InputError).
 fn input_error(message: String) -> BackstageError {
     BackstageError::Api {
         status: 400,
         name: Some("InputError".into()),
         message,
-        url: "local catalog".into(),
+        url: LOCAL_URL.into(),
     }
 }
 
@@ -170,7 +175,7 @@ impl LocalCatalog {
                     "No entity named '{}' found, with kind '{}' in namespace '{}'",
                     r.name, r.kind, r.namespace
                 ),
-                url: "local catalog".into(),
+                url: LOCAL_URL.into(),
             })
     }
 

@@ -1,4 +1,5 @@
-//! The scaffolder as the tools see it: cached template schemas, uncached tasks.
+//! The scaffolder as the tools see it: cached template schemas (computed from the entity
+//! in local mode), uncached tasks.
 //!
 //! Parameter schemas change only when a template's YAML does, so they share the portal's TTL;
 //! tasks, their events, cancellation and dry runs are live and never cached.
@@ -11,7 +12,7 @@ use backstage_client::{
     TaskList, TaskListQuery,
 };
 
-use super::Portal;
+use super::{Portal, Source};
 
 impl Portal {
     /// The parameter form of a template (cached).
@@ -24,12 +25,17 @@ impl Portal {
             namespace: template.namespace.to_ascii_lowercase(),
             name: template.name.to_ascii_lowercase(),
         };
-        self.cached(
-            &self.template_schemas,
-            key,
-            self.client()?.template_parameter_schema(template),
-        )
-        .await
+        match &self.source {
+            Source::Local(c) => c.template_schema(template).map(Arc::new),
+            Source::Backstage { client, .. } => {
+                self.cached(
+                    &self.template_schemas,
+                    key,
+                    client.template_parameter_schema(template),
+                )
+                .await
+            }
+        }
     }
 
     /// Starts a task; returns its id. Never retried.

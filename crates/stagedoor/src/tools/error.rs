@@ -30,6 +30,9 @@ impl ToolError {
                 "Backstage did not answer within {}. It may be overloaded or unreachable; try again shortly, or raise backstage.timeout / REQUEST_TIMEOUT_MS.",
                 humantime::format_duration(*after)
             ),
+            BackstageError::Api { message, url, .. } if url == crate::local::LOCAL_URL => {
+                format!("the local catalog answered: {message}")
+            }
             BackstageError::Api {
                 status,
                 name,

@@ -27,9 +27,9 @@ use super::{ToolCtx, ToolEntry, ToolError, ToolOutcome};
 /// The scaffolder tools, in listing order.
 pub(crate) fn entries() -> Vec<ToolEntry> {
     vec![
-        ToolEntry::new(templates::list_definition(), true, templates::list),
-        ToolEntry::new(templates::get_definition(), true, templates::get),
-        ToolEntry::new(templates::validate_definition(), true, templates::validate),
+        ToolEntry::new(templates::list_definition(), false, templates::list),
+        ToolEntry::new(templates::get_definition(), false, templates::get),
+        ToolEntry::new(templates::validate_definition(), false, templates::validate),
         ToolEntry::new(run::run_definition(), true, run::run),
         ToolEntry::new(run::dry_run_definition(), true, run::dry_run),
         ToolEntry::new(tasks::list_definition(), true, tasks::list),
