@@ -14,11 +14,13 @@
 //! - `index`: search rows like `buildEntitySearch`, relations attached, the [`Snapshot`].
 //! - `query`: filters, full text, order, cursors, projection, facets.
 //! - `watch`: file watching with a debounced reload.
+//! - `docs`: TechDocs sites produced from mkdocs sources next to the catalog files.
 //! - `templates`: template parameter forms, as Backstage's scaffolder computes them.
 //!
 //! A [`LocalCatalog`] holds the current [`Snapshot`]; a reload builds a new one off to the
 //! side and swaps it in, so readers never wait for a load.
 
+pub(crate) mod docs;
 mod index;
 mod kinds;
 mod load;

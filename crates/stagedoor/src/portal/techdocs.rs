@@ -1,5 +1,7 @@
 //! TechDocs reads: a site's metadata and its published files (both cached), and the sync
-//! that builds a site (never cached; a finished sync drops the cached metadata).
+//! that builds a site (never cached; a finished sync drops the cached metadata). In local
+//! mode the site is produced from the entity's mkdocs sources on every read (off the async
+//! threads, since it walks and reads files), and there is nothing to sync.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +9,7 @@ use std::time::Duration;
 use backstage_client::{BackstageError, EntityRef, SyncOutcome, TechDocsMetadata};
 use moka::future::Cache;
 
-use super::{Portal, new_cache};
+use super::{Portal, Source, new_cache};
 
 /// Bytes of published files kept in the cache (pages are weighed by their length).
 const FILE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
@@ -52,6 +54,10 @@ impl Portal {
         &self,
         r: &EntityRef,
     ) -> Result<Arc<TechDocsMetadata>, BackstageError> {
+        if let Source::Local(c) = &self.source {
+            let (c, r) = (c.clone(), r.clone());
+            return blocking(move || c.techdocs_metadata(&r)).await;
+        }
         self.cached(
             &self.techdocs.metadata,
             key(r),
@@ -68,6 +74,10 @@ impl Portal {
         build: Option<u64>,
         file: &str,
     ) -> Result<Arc<String>, BackstageError> {
+        if let Source::Local(c) = &self.source {
+            let (c, r, file) = (c.clone(), r.clone(), file.to_string());
+            return blocking(move || c.techdocs_file(&r, &file)).await;
+        }
         self.cached(
             &self.techdocs.files,
             (key(r), build, file.to_string()),
@@ -93,5 +103,19 @@ impl Portal {
             self.techdocs.metadata.invalidate(&key(r)).await;
         }
         outcome
+    }
+}
+
+/// Runs a file-reading local catalog call on the blocking pool.
+async fn blocking<T, F>(f: F) -> Result<Arc<T>, BackstageError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, BackstageError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map(Arc::new),
+        Err(e) => Err(BackstageError::Config(format!(
+            "reading local docs failed: {e}"
+        ))),
     }
 }

@@ -32,8 +32,8 @@ const LISTED_IN_ERRORS: usize = 40;
 /// The TechDocs tools, in listing order.
 pub(crate) fn entries() -> Vec<ToolEntry> {
     vec![
-        ToolEntry::new(get_techdocs_definition(), true, get_techdocs),
-        ToolEntry::new(get_page_definition(), true, get_page),
+        ToolEntry::new(get_techdocs_definition(), false, get_techdocs),
+        ToolEntry::new(get_page_definition(), false, get_page),
     ]
 }
 

@@ -80,6 +80,16 @@ pub(super) async fn ensure_site(
 ) -> Result<(Arc<TechDocsMetadata>, Option<BuildReport>), ToolError> {
     let shown = r.to_string_ref();
     let reading = || format!("reading the TechDocs metadata of {shown}");
+    if ctx.portal.is_local() {
+        // Read from the mkdocs sources on every call: nothing to build or refresh.
+        return match ctx.portal.techdocs_metadata(r).await {
+            Ok(meta) => Ok((meta, None)),
+            Err(e) => Err(ToolError::backstage(
+                &format!("reading the docs of {shown}"),
+                &e,
+            )),
+        };
+    }
     if !refresh {
         match ctx.portal.techdocs_metadata(r).await {
             Ok(meta) => return Ok((meta, None)),
