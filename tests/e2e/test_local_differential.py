@@ -1,20 +1,25 @@
 """Differential test: the testbed's catalog fixtures served two ways give the same answers.
 
 One stagedoor serves the real Backstage testbed (which loaded `testbed/catalog/all.yaml`);
-another serves the same file from disk with `--catalog`. The catalog tools are called with the
-same arguments on both, through the Python MCP SDK, and the structured results are compared
-field by field. The only differences allowed are the ones only Backstage computes:
+another serves the same file from disk with `--catalog`. The catalog tools, the API tools
+(list_api_specs, get_api_spec in every view) and the template tools (list_templates,
+get_template, validate_template_values) are called with the same arguments on both, through
+the Python MCP SDK, and the structured results (or error texts) are compared field by field.
+The only differences allowed are the ones only Backstage computes:
 
 - `metadata.uid` and `metadata.etag` (database ids and hashes; the local catalog omits them);
 - the `location:default/generated-<sha1>` entity Backstage adds for its app-config location;
 - the absolute directory in the `backstage.io/managed-by-(origin-)location` annotations, which
-  is compared relative to the catalog root (the testbed may run from another checkout).
+  is compared relative to the catalog root (the testbed may run from another checkout);
+- the value of a list's `nextCursor` (it wraps Backstage's own opaque catalog cursor): lists
+  are walked page by page on each side and the pages compared, with the cursor's presence.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +33,11 @@ from e2e_support import REPO_ROOT, call
 pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
 
 ROOT_FILE = REPO_ROOT / "testbed" / "catalog" / "all.yaml"
+# The fixture manifest: the API and template cases below are derived from it, so a fixture
+# added there is compared too, and one removed there cannot silently vanish from both sides.
+FIXTURE_REFS = sup.parse_expected_entities(REPO_ROOT / "testbed" / "catalog" / "expected-entities.txt")
+API_REFS = [r for r in FIXTURE_REFS if r.startswith("api:")]
+TEMPLATE_REFS = [r for r in FIXTURE_REFS if r.startswith("template:")]
 MANAGED = ("backstage.io/managed-by-location", "backstage.io/managed-by-origin-location")
 
 
@@ -97,6 +107,26 @@ def assert_same(what: str, got: Any, want: Any) -> None:
     if got != want:
         pytest.fail(f"{what}: local and Backstage differ\n--- local ---\n{json.dumps(got, indent=1)[:6000]}"
                     f"\n--- backstage ---\n{json.dumps(want, indent=1)[:6000]}", pytrace=False)
+
+
+# How each side words a 400 it relays: Backstage's `InputError` is quoted as Backstage's, the
+# local catalog's own as the local catalog's (no Backstage is involved). Only that wording may
+# differ; what was being done and the message itself must agree.
+RELAYED_400 = (re.compile(r"(?P<doing>.*?): the local catalog answered: (?P<message>.*)", re.S),
+               re.compile(r"(?P<doing>.*?): Backstage rejected the request \(400 InputError: (?P<message>.*)\)\. "
+                          r"Adjust the arguments\.", re.S))
+
+
+def assert_same_error(what: str, local: Any, remote: Any) -> None:
+    """Both calls failed with isError and the same text, up to who is named as answering."""
+    lt, rt = sup.text_of(local), sup.text_of(remote)
+    assert local.is_error and remote.is_error, f"{what}: local {sup.dump(local)}, backstage {sup.dump(remote)}"
+    if lt == rt:
+        return
+    lm, rm = RELAYED_400[0].fullmatch(lt), RELAYED_400[1].fullmatch(rt)
+    if not (lm and rm and lm.groupdict() == rm.groupdict()):
+        pytest.fail(f"{what}: local and Backstage fail differently\n--- local ---\n{lt}\n--- backstage ---\n{rt}",
+                    pytrace=False)
 
 
 class Clients:
@@ -181,8 +211,7 @@ async def test_bad_filters_fail_the_same_way(clients) -> None:
     for args in ({"filter": "=x"}, {"fields": ["metadata.tags[0]"]}):
         lr = await clients.local.call_tool("search_catalog", args)
         rr = await clients.remote.call_tool("search_catalog", args)
-        assert lr.is_error and rr.is_error, (sup.dump(lr), sup.dump(rr))
-        assert sup.text_of(lr) == sup.text_of(rr)
+        assert_same_error(f"search_catalog {args}", lr, rr)
 
 
 # --------------------------------------------------------------------------- get_entity / get_entities
@@ -206,8 +235,7 @@ async def test_unknown_refs_fail_with_the_same_suggestions(clients) -> None:
                  {"entityRef": "group:nobody-like-this"}):
         lr = await clients.local.call_tool("get_entity", args)
         rr = await clients.remote.call_tool("get_entity", args)
-        assert lr.is_error and rr.is_error
-        assert sup.text_of(lr) == sup.text_of(rr), (sup.text_of(lr), sup.text_of(rr))
+        assert_same_error(f"get_entity {args}", lr, rr)
 
 
 async def test_batches_agree(clients, testbed) -> None:
@@ -285,3 +313,264 @@ async def test_facets_agree(clients, generated, args) -> None:
         lim = {**args}
         local, remote = await both(clients.local, clients.remote, "list_entity_facets", lim)
         assert_same(f"list_entity_facets {lim}", local, remote)
+
+
+# --------------------------------------------------------------------------- the tool set
+
+SPEC_AND_TEMPLATE_TOOLS = ("list_api_specs", "get_api_spec", "list_templates", "get_template",
+                           "validate_template_values")
+
+
+async def test_local_lists_the_api_and_template_tools_as_backstage_mode_does(clients) -> None:
+    local = {t["name"]: t for t in await sup.list_all_tools(clients.local)}
+    remote = {t["name"]: t for t in await sup.list_all_tools(clients.remote)}
+    for name in SPEC_AND_TEMPLATE_TOOLS:
+        assert name in local, f"{name} missing in local mode: {sorted(local)}"
+        assert_same(f"tools/list entry {name}", local[name], remote[name])
+
+
+def name_of(ref: str) -> str:
+    return ref.split("/", 1)[1]
+
+
+async def walk_list(client: Any, tool: str, args: dict[str, Any], limit: int) -> dict[str, Any]:
+    """Every page of a list tool: the pages' items and totals, and whether each had a cursor."""
+    pages: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(100):
+        page = await call(client, tool, {**args, "limit": limit, **({"cursor": cursor} if cursor else {})})
+        cursor = page.pop("nextCursor", None)
+        pages.append({**page, "more": cursor is not None})
+        if not cursor:
+            return {"pages": pages, "items": [i for p in pages for i in p["items"]]}
+    raise AssertionError(f"{tool} pagination did not end")
+
+
+# --------------------------------------------------------------------------- list_api_specs
+
+
+async def test_both_sides_list_exactly_the_fixture_apis(clients) -> None:
+    assert len(API_REFS) >= 7, "the API fixtures must not shrink"
+    local = await walk_list(clients.local, "list_api_specs", {}, limit=3)
+    remote = await walk_list(clients.remote, "list_api_specs", {}, limit=3)
+    assert [i["ref"] for i in local["items"]] == sorted(API_REFS, key=name_of)
+    assert {i["type"] for i in local["items"]} >= {"openapi", "asyncapi", "graphql", "grpc"}
+    assert_same("list_api_specs paged by 3", local, remote)
+
+
+API_LISTS: list[dict[str, Any]] = [
+    {},
+    {"type": "openapi"},
+    {"type": "asyncapi"},
+    {"type": "graphql"},
+    {"type": "grpc"},
+    {"type": "GRPC"},
+    {"lifecycle": "deprecated"},
+    {"lifecycle": "experimental"},
+    {"system": "orders"},
+    {"system": "system:default/payments", "type": "openapi"},
+    {"owner": "fulfilment-team"},
+    {"owner": "group:default/payments-team", "type": "openapi"},
+    {"tags": ["kafka", "ml"]},
+    {"tags": ["payments"], "lifecycle": "production"},
+    {"namespace": "default", "owner": "data-team"},
+    {"query": "gradient-boosted"},
+    {"query": "PAYMENTS"},
+    {"query": "grpc", "system": "inventory"},
+    {"query": "zzz-no-such-word-zzz"},
+    {"owner": "web-team"},
+]
+
+
+@pytest.mark.parametrize("args", API_LISTS, ids=[json.dumps(a, sort_keys=True) for a in API_LISTS])
+async def test_api_lists_agree(clients, args) -> None:
+    local, remote = await both(clients.local, clients.remote, "list_api_specs", {**args, "limit": 100})
+    if args.get("query") != "zzz-no-such-word-zzz" and args.get("owner") != "web-team":
+        assert local["items"], f"{args} matches nothing; the case proves nothing"
+    assert_same(f"list_api_specs {args}", local, remote)
+    local = await walk_list(clients.local, "list_api_specs", args, limit=1)
+    remote = await walk_list(clients.remote, "list_api_specs", args, limit=1)
+    assert_same(f"list_api_specs {args} paged by 1", local, remote)
+
+
+# --------------------------------------------------------------------------- get_api_spec
+
+
+async def spec_pages(client: Any, first: dict[str, Any]) -> list[dict[str, Any]]:
+    """A get_api_spec call and every continuation page, cursors included (they are ours)."""
+    ref = first["entityRef"]
+    pages = [await call(client, "get_api_spec", first)]
+    for _ in range(1000):
+        cursor = pages[-1].get("nextCursor")
+        if not cursor:
+            return pages
+        pages.append(await call(client, "get_api_spec", {"entityRef": ref, "cursor": cursor}))
+    raise AssertionError(f"get_api_spec {first} pagination did not end")
+
+
+@pytest.mark.parametrize("ref", API_REFS, ids=[name_of(r) for r in API_REFS])
+async def test_every_view_of_every_api_spec_agrees(clients, ref) -> None:
+    calls = 0
+
+    async def same(args: dict[str, Any]) -> dict[str, Any]:
+        nonlocal calls
+        local, remote = await both(clients.local, clients.remote, "get_api_spec", {"entityRef": ref, **args})
+        calls += 1
+        assert_same(f"get_api_spec {ref} {args}", local, remote)
+        return local
+
+    summary = await same({})
+    assert summary["ref"] == ref and "parseError" not in summary, summary
+    ops = summary["summary"]["operations"]
+    schemas = summary["summary"].get("schemas", [])
+    assert ops and len(ops) == summary["summary"]["totalOperations"], summary
+    await same({"view": "summary", "limit": 1})
+    # Summary pages of one operation each, following our own cursor.
+    local_pages = await spec_pages(clients.local, {"entityRef": ref, "limit": 1})
+    remote_pages = await spec_pages(clients.remote, {"entityRef": ref, "limit": 1})
+    assert len(local_pages) == len(ops)
+    assert_same(f"get_api_spec {ref} summary paged by 1", local_pages, remote_pages)
+    # Every operation and every schema by name, inlined one level.
+    for op in ops:
+        item = await same({"view": "operation", "name": op["name"]})
+        assert item["item"]["name"] == op["name"]
+    for sch in schemas:
+        await same({"view": "schema", "name": sch["name"]})
+    for view in ("operation", "schema"):
+        args = {"entityRef": ref, "view": view, "name": "zzz-nothing"}
+        lr, rr = await clients.local.call_tool("get_api_spec", args), await clients.remote.call_tool("get_api_spec", args)
+        assert_same_error(f"get_api_spec {args}", lr, rr)
+    # The raw text whole, and in 256-byte pages that concatenate to it.
+    full = await same({"view": "full"})
+    assert "nextCursor" not in full and full["totalBytes"] == len(full["text"].encode())
+    local_pages = await spec_pages(clients.local, {"entityRef": ref, "view": "full", "maxBytes": 256})
+    remote_pages = await spec_pages(clients.remote, {"entityRef": ref, "view": "full", "maxBytes": 256})
+    assert_same(f"get_api_spec {ref} full paged by 256 bytes", local_pages, remote_pages)
+    assert "".join(p["text"] for p in local_pages) == full["text"]
+    assert calls == 3 + len(ops) + len(schemas)
+
+
+async def test_api_spec_references_resolve_and_fail_the_same_way(clients) -> None:
+    first = API_REFS[0]
+    for args in ({"entityRef": name_of(first)}, {"entityRef": f"API:{name_of(first)}"},
+                 {"entityRef": name_of(first), "namespace": "default", "view": "full", "maxBytes": 300}):
+        local, remote = await both(clients.local, clients.remote, "get_api_spec", args)
+        assert_same(f"get_api_spec {args}", local, remote)
+    for args in ({"entityRef": "payments-openap"}, {"entityRef": "api:default/no-such-api-anywhere"},
+                 {"entityRef": "component:default/payment-service"}, {"entityRef": "api:other/payments-openapi"},
+                 {"entityRef": first, "view": "operation"}, {"entityRef": first, "cursor": "garbage!"}):
+        lr = await clients.local.call_tool("get_api_spec", args)
+        rr = await clients.remote.call_tool("get_api_spec", args)
+        assert_same_error(f"get_api_spec {args}", lr, rr)
+
+
+# --------------------------------------------------------------------------- list_templates
+
+
+async def test_both_sides_list_exactly_the_fixture_templates(clients) -> None:
+    assert len(TEMPLATE_REFS) >= 4, "the template fixtures must not shrink"
+    local = await walk_list(clients.local, "list_templates", {}, limit=1)
+    remote = await walk_list(clients.remote, "list_templates", {}, limit=1)
+    assert [i["ref"] for i in local["items"]] == sorted(TEMPLATE_REFS, key=name_of)
+    assert_same("list_templates paged by 1", local, remote)
+
+
+TEMPLATE_LISTS: list[dict[str, Any]] = [
+    {},
+    {"type": "example"},
+    {"type": "service", "owner": "platform-team"},
+    {"type": "library"},
+    {"tags": ["offline"]},
+    {"tags": ["pickers", "nodejs"]},
+    {"tags": ["offline"], "type": "example", "owner": "group:default/platform-team"},
+    {"owner": "group:default/platform-team"},
+    {"query": "greeting"},
+    {"query": "OFFLINE"},
+    {"query": "picker", "type": "library"},
+    {"query": "node", "tags": ["recommended"]},
+    {"owner": "group:default/web-team"},
+    {"query": "zzz-no-such-word-zzz"},
+]
+
+
+@pytest.mark.parametrize("args", TEMPLATE_LISTS, ids=[json.dumps(a, sort_keys=True) for a in TEMPLATE_LISTS])
+async def test_template_lists_agree(clients, args) -> None:
+    local, remote = await both(clients.local, clients.remote, "list_templates", {**args, "limit": 100})
+    if args.get("query") != "zzz-no-such-word-zzz" and args.get("owner") != "group:default/web-team":
+        assert local["items"], f"{args} matches nothing; the case proves nothing"
+    assert_same(f"list_templates {args}", local, remote)
+    local = await walk_list(clients.local, "list_templates", args, limit=1)
+    remote = await walk_list(clients.remote, "list_templates", args, limit=1)
+    assert_same(f"list_templates {args} paged by 1", local, remote)
+
+
+# --------------------------------------------------------------------------- get_template / validate
+
+
+def sample(field: dict[str, Any]) -> Any:
+    """A value a field accepts, from what get_template says about it."""
+    if field.get("enum"):
+        return field["enum"][-1]
+    t = field.get("type", "string")
+    if t in ("integer", "number"):
+        return field.get("maximum", field.get("minimum", 1))
+    if t == "boolean":
+        return True
+    if t == "array":
+        items = field.get("items") or {}
+        return [items["enum"][0]] if items.get("enum") else ["component:default/payment-service"]
+    return "e2e-sample"  # matches the fixtures' name/label patterns
+
+
+def wrong_type(field: dict[str, Any]) -> Any:
+    return "not-a-number" if field.get("type") in ("integer", "number", "array", "boolean") else 42
+
+
+def value_sets(fields: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    top = [f for f in fields if "." not in f["name"]]
+    required = [f for f in top if f["required"]]
+    valid = {f["name"]: sample(f) for f in top}
+    return {
+        "empty": {},
+        "only-required": {f["name"]: sample(f) for f in required},
+        "every-field": valid,
+        "missing-required": {f["name"]: sample(f) for f in top if not f["required"]},
+        "wrong-types": {f["name"]: wrong_type(f) for f in top},
+        "unknown-key": {**valid, top[0]["name"] + "x": "typo", "zzz": 1},
+    }
+
+
+@pytest.mark.parametrize("ref", TEMPLATE_REFS, ids=[name_of(r) for r in TEMPLATE_REFS])
+async def test_every_template_form_and_value_check_agrees(clients, ref) -> None:
+    for args in ({"templateRef": ref}, {"templateRef": name_of(ref)}, {"templateRef": f"Template:{name_of(ref)}"}):
+        local, remote = await both(clients.local, clients.remote, "get_template", args)
+        assert_same(f"get_template {args}", local, remote)
+    assert local["ref"] == ref and local["fields"] and local["pages"], local
+    sets = value_sets(local["fields"])
+    for label, values in sets.items():
+        args = {"templateRef": ref, "values": values}
+        local_v, remote_v = await both(clients.local, clients.remote, "validate_template_values", args)
+        assert_same(f"validate_template_values {ref} {label}", local_v, remote_v)
+        if label in ("only-required", "every-field"):
+            assert remote_v["valid"], f"{label} should be valid: {remote_v['errors']}"
+        if label in ("wrong-types", "unknown-key") or (label == "missing-required" and local["requiredWithoutDefault"]):
+            assert not remote_v["valid"] and remote_v["errors"], f"{label} should be invalid"
+
+
+TEMPLATE_ERRORS: list[dict[str, Any]] = [
+    {"templateRef": "helo-world"},
+    {"templateRef": "template:default/no-such-template-anywhere"},
+    {"templateRef": "template:other/hello-world"},
+    {"templateRef": "template:default/payment-service"},
+    {"templateRef": "component:default/payment-service"},
+    {"templateRef": "api:payments-openapi"},
+    {"templateRef": "not a ref:"},
+]
+
+
+@pytest.mark.parametrize("args", TEMPLATE_ERRORS, ids=[a["templateRef"] for a in TEMPLATE_ERRORS])
+async def test_unknown_and_non_template_refs_fail_the_same_way(clients, args) -> None:
+    for tool, call_args in (("get_template", args), ("validate_template_values", {**args, "values": {"name": "x"}})):
+        lr = await clients.local.call_tool(tool, call_args)
+        rr = await clients.remote.call_tool(tool, call_args)
+        assert_same_error(f"{tool} {call_args}", lr, rr)
