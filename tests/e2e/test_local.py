@@ -207,6 +207,106 @@ async def test_placeholders_resolve_from_relative_files_only(stagedoor_bin, tmp_
         assert missing.is_error
 
 
+# --------------------------------------------------------------------------- docs and templates from files
+
+BOOKING_DOCS = EXAMPLE / "components" / "booking-service"
+
+
+async def test_example_docs_are_read_from_the_mkdocs_sources(stagedoor_http) -> None:
+    srv = stagedoor_http(base_url="", extra_args=["--catalog", str(EXAMPLE)])
+    async with sup.sdk_http_client(srv.url, "2026-07-28") as client:
+        site = await call(client, "get_techdocs", {"entityRef": "booking-service"})
+        assert site["siteName"] == "Booking service" and site["pageSource"] == "navigation", site
+        assert [(p["path"], p["title"], p.get("section")) for p in site["pages"]] == [
+            ("index.html", "Overview", None),
+            ("architecture/index.html", "Architecture", None),
+            ("runbook/index.html", "Runbook", None),
+            ("guides/local-development/index.html", "Local development", "Guides"),
+            ("guides/releasing/index.html", "Releasing", "Guides"),  # nav entry without a title: the page's #
+        ], site["pages"]
+        assert "build" not in site, "nothing is built in local mode"
+        page = await call(client, "get_techdocs_page", {"entityRef": "booking-service", "path": "guides/local-development"})
+        source = (BOOKING_DOCS / "docs" / "guides" / "local-development.md").read_text()
+        assert page["title"] == "Running the booking service locally", page
+        assert [h["anchor"] for h in page["headings"]] == ["running-the-booking-service-locally", "test-data"]
+        # The admonition's title and body are there, its indented body is not a code block.
+        assert "Seat holds expire" in page["markdown"] and "\n    Holds last" not in page["markdown"], page["markdown"]
+        assert "```sh\ndocker compose up -d bookings-db fare-engine-stub" in page["markdown"], page["markdown"]
+        assert "make seed" in source and "`make seed` loads two islands" in page["markdown"]
+        # The link to another page's section is a site path that get_techdocs_page accepts.
+        link = "runbook/index.html#holds-are-not-expiring"
+        assert f"]({link})" in page["markdown"], page["markdown"]
+        section = await call(client, "get_techdocs_page", {"entityRef": "booking-service", "path": link})
+        assert section["section"] == "holds-are-not-expiring"
+        assert section["markdown"].startswith("## Holds are not expiring") and "Duplicate" not in section["markdown"]
+        missing = await client.call_tool("get_techdocs_page", {"entityRef": "booking-service", "path": "nope"})
+        assert missing.is_error and "guides/releasing/index.html (Releasing)" in sup.text_of(missing)
+        no_docs = await client.call_tool("get_techdocs", {"entityRef": "fare-engine"})
+        assert no_docs.is_error and "no `backstage.io/techdocs-ref`" in sup.text_of(no_docs)
+
+
+async def test_example_template_is_described_and_checked_from_its_file(stagedoor_http) -> None:
+    srv = stagedoor_http(base_url="", extra_args=["--catalog", str(EXAMPLE)])
+    async with sup.sdk_http_client(srv.url, "2026-07-28") as client:
+        listed = await call(client, "list_templates", {"type": "service"})
+        assert [t["ref"] for t in listed["items"]] == ["template:default/new-service"], listed
+        form = await call(client, "get_template", {"templateRef": "new-service"})
+        assert form["requiredWithoutDefault"] == ["name", "owner"], form
+        assert [f["name"] for f in form["fields"]] == ["name", "owner", "system"]
+        owner = next(f for f in form["fields"] if f["name"] == "owner")
+        assert owner["guidance"]["tool"] == "search_catalog", owner
+        bad = await call(client, "validate_template_values", {"templateRef": "new-service",
+                                                               "values": {"name": "X!", "colour": "red"}})
+        assert not bad["valid"], bad
+        assert {(e["path"], e["keyword"]) for e in bad["errors"]} == {
+            ("/name", "pattern"), ("/owner", "required"), ("/colour", "unknown")}, bad["errors"]
+        good = await call(client, "validate_template_values", {"templateRef": "new-service",
+                                                                "values": {"name": "seat-map", "owner": "group:ops-team"}})
+        assert good["valid"] and good["values"]["system"] == "booking", good
+        # Running needs a live Backstage: the tool is not there at all.
+        names = {t["name"] for t in await sup.list_all_tools(client)}
+        assert not names & {"run_template", "dry_run_template", "list_tasks", "get_task_status", "cancel_task",
+                            "search"}, names
+
+
+def test_inspector_cli_reads_local_docs_over_stdio(inspector_cli, stagedoor_bin) -> None:
+    r = inspector_cli([str(stagedoor_bin), "serve", "--catalog", str(EXAMPLE)], "--method", "tools/call",
+                      "--tool-name", "get_techdocs_page", "--tool-arg", "entityRef=booking-service",
+                      "--tool-arg", "path=runbook", "--tool-arg", "section=database-failover",
+                      config={"env": sup.base_env()})
+    assert r.rc == 0, r.describe()
+    sc = r.json.get("structuredContent") if isinstance(r.json, dict) else None
+    assert sc and sc["markdown"].startswith("## Database failover"), r.describe()
+    assert "idempotency key" in sc["markdown"], sc
+
+
+async def test_a_docs_edit_shows_on_the_next_call_and_voids_old_cursors(stagedoor_http, tmp_path) -> None:
+    root = tmp_path / "docs"
+    write(root, "team/catalog-info.yaml", GROUP)
+    write(root, "svc/catalog-info.yaml",
+          component("docs-service", extra="").replace("  title: A service\n",
+                                                      "  title: A service\n  annotations:\n"
+                                                      "    backstage.io/techdocs-ref: dir:.\n"))
+    write(root, "svc/mkdocs.yml", "site_name: Docs service\n")
+    page = write(root, "svc/docs/index.md", "# Home\n\n" + "Old words. " * 200 + "\n")
+    srv = stagedoor_http(base_url="", extra_args=["--catalog", str(root)])
+    async with sup.sdk_http_client(srv.url, "2026-07-28") as client:
+        first = await call(client, "get_techdocs_page", {"entityRef": "docs-service", "maxChars": 500})
+        assert "Old words." in first["markdown"] and first.get("nextCursor"), first
+        await _sleep(0.05)
+        page.write_text("# Home\n\nNew words.\n\n## Added\n")
+        again = await call(client, "get_techdocs_page", {"entityRef": "docs-service"})
+        assert "New words." in again["markdown"] and [h["anchor"] for h in again["headings"]] == ["home", "added"]
+        stale = await client.call_tool("get_techdocs_page", {"entityRef": "docs-service",
+                                                             "cursor": first["nextCursor"]})
+        assert stale.is_error and "rebuilt since this cursor" in sup.text_of(stale), sup.text_of(stale)
+        # A page added to the docs directory is listed at once (no nav: mkdocs' file order).
+        write(root, "svc/docs/faq.md", "# Questions\n")
+        site = await call(client, "get_techdocs", {"entityRef": "docs-service"})
+        assert [(p["path"], p["title"]) for p in site["pages"]] == [("index.html", "Home"),
+                                                                    ("faq/index.html", "Questions")], site
+
+
 # --------------------------------------------------------------------------- live edits
 
 

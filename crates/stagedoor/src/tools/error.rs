@@ -30,8 +30,21 @@ impl ToolError {
                 "Backstage did not answer within {}. It may be overloaded or unreachable; try again shortly, or raise backstage.timeout / REQUEST_TIMEOUT_MS.",
                 humantime::format_duration(*after)
             ),
-            BackstageError::Api { message, url, .. } if url == crate::local::LOCAL_URL => {
-                format!("the local catalog answered: {message}")
+            BackstageError::Api {
+                status,
+                name,
+                message,
+                url,
+            } if url == crate::local::LOCAL_URL => {
+                let label = name
+                    .as_deref()
+                    .map_or_else(|| message.clone(), |n| format!("{n}: {message}"));
+                match status {
+                    400 => format!(
+                        "the local catalog rejected the request ({status} {label}). Adjust the arguments."
+                    ),
+                    s => format!("the local catalog answered {s} ({label})."),
+                }
             }
             BackstageError::Api {
                 status,
