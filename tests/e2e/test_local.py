@@ -230,7 +230,7 @@ async def test_example_docs_are_read_from_the_mkdocs_sources(stagedoor_http) -> 
         assert page["title"] == "Running the booking service locally", page
         assert [h["anchor"] for h in page["headings"]] == ["running-the-booking-service-locally", "test-data"]
         # The admonition's title and body are there, its indented body is not a code block.
-        assert "Seat holds expire" in page["markdown"] and "\n    Holds last" not in page["markdown"], page["markdown"]
+        assert "> **Seat holds expire**\n>\n> Holds last ten minutes" in page["markdown"], page["markdown"]
         assert "```sh\ndocker compose up -d bookings-db fare-engine-stub" in page["markdown"], page["markdown"]
         assert "make seed" in source and "`make seed` loads two islands" in page["markdown"]
         # The link to another page's section is a site path that get_techdocs_page accepts.

@@ -9,8 +9,9 @@
 
 use std::rc::Rc;
 
-use htmd::HtmlToMarkdown;
+use htmd::element_handler::{HandlerResult, Handlers};
 use htmd::options::{BulletListMarker, HrStyle, Options};
+use htmd::{Element, HtmlToMarkdown};
 use markup5ever_rcdom::{Handle, NodeData};
 use url::Url;
 
@@ -184,7 +185,43 @@ fn converter() -> HtmlToMarkdown {
             hr_style: HrStyle::Dashes,
             ..Options::default()
         })
+        .add_handler(vec!["div", "details"], callout)
+        .add_handler(vec!["p", "summary"], callout_title)
         .build()
+}
+
+/// An admonition (`div.admonition`) or a collapsible block (`details`) as a block quote, so
+/// that where it starts and ends survives in the Markdown.
+fn callout(handlers: &dyn Handlers, element: Element<'_>) -> Option<HandlerResult> {
+    if element.tag == "div" && !has_class(element.node, "admonition") {
+        return handlers.fallback(element);
+    }
+    let content = handlers.walk_children(element.node).content;
+    let quoted: Vec<String> = content
+        .trim()
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                ">".to_string()
+            } else {
+                format!("> {l}")
+            }
+        })
+        .collect();
+    Some(format!("\n\n{}\n\n", quoted.join("\n")).into())
+}
+
+/// An admonition's title (`p.admonition-title`) or a `summary`, in bold on its own line.
+fn callout_title(handlers: &dyn Handlers, element: Element<'_>) -> Option<HandlerResult> {
+    if element.tag == "p" && !has_class(element.node, "admonition-title") {
+        return handlers.fallback(element);
+    }
+    let content = handlers.walk_children(element.node).content;
+    let title = collapse(content.trim());
+    if title.is_empty() {
+        return Some(String::new().into());
+    }
+    Some(format!("\n\n**{title}**\n\n").into())
 }
 
 fn has_scheme(href: &str) -> bool {

@@ -359,3 +359,25 @@ fn tabs_keep_each_label_with_its_body() {
         .unwrap_or_default();
     assert_eq!(md, "## Install\n\nmacOS\n\nUse brew.\n\nLinux\n\nUse apt.");
 }
+
+#[test]
+fn admonitions_and_details_become_titled_block_quotes() {
+    // What Python-Markdown's admonition and pymdownx.details write.
+    let html = r#"<html><body><article class="md-content__inner md-typeset">
+<h1 id="ops">Ops</h1>
+<div class="admonition warning">
+<p class="admonition-title">Mind the gap</p>
+<p>Do <strong>not</strong> run this in production.</p>
+</div>
+<details class="note">
+<summary>Why?</summary>
+<p>Because.</p>
+</details>
+<div class="plain"><p>Ordinary text.</p></div>
+</article></body></html>"#;
+    let page = page_to_markdown(html, "ops/index.html", None).expect("page");
+    assert_eq!(
+        page.markdown,
+        "# Ops\n\n> **Mind the gap**\n>\n> Do **not** run this in production.\n\n> **Why?**\n>\n> Because.\n\nOrdinary text."
+    );
+}
