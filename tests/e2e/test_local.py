@@ -280,6 +280,28 @@ def test_inspector_cli_reads_local_docs_over_stdio(inspector_cli, stagedoor_bin)
     assert "idempotency key" in sc["markdown"], sc
 
 
+async def test_docs_sources_that_cannot_be_read_are_reported_by_check(stagedoor_bin, stagedoor_http, tmp_path) -> None:
+    root = tmp_path / "nodocs"
+    write(root, "team/catalog-info.yaml", GROUP)
+    svc = write(root, "svc/catalog-info.yaml",
+                component("undocumented").replace("  title: A service\n", "  title: A service\n  annotations:\n"
+                                                  "    backstage.io/techdocs-ref: dir:./handbook\n"))
+    p = subprocess.run([str(stagedoor_bin), "check", "--catalog", str(root)], capture_output=True, text=True,
+                       timeout=60, env=sup.base_env(), stdin=subprocess.DEVNULL)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "problems: 1" in p.stdout, p.stdout
+    assert f"{svc}:1: component:default/undocumented: TechDocs: " in p.stdout and "handbook" in p.stdout, p.stdout
+    srv = stagedoor_http(base_url="", extra_args=["--catalog", str(root)])
+    async with sup.sdk_http_client(srv.url, "2026-07-28") as client:
+        status = await call(client, "check_catalog", {})
+        assert status["totalProblems"] == 1 and "TechDocs" in status["problems"][0]["message"], status
+        # Once the docs exist, the problem is gone and the docs are served.
+        write(root, "svc/handbook/mkdocs.yml", "site_name: Handbook\n")
+        write(root, "svc/handbook/docs/index.md", "# Handbook\n")
+        assert (await call(client, "check_catalog", {}))["totalProblems"] == 0
+        assert (await call(client, "get_techdocs", {"entityRef": "undocumented"}))["siteName"] == "Handbook"
+
+
 async def test_a_docs_edit_shows_on_the_next_call_and_voids_old_cursors(stagedoor_http, tmp_path) -> None:
     root = tmp_path / "docs"
     write(root, "team/catalog-info.yaml", GROUP)

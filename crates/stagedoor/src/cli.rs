@@ -201,6 +201,8 @@ async fn check_catalog(c: &CatalogSettings) -> i32 {
         return EXIT_FAILURE;
     };
     let snap = catalog.snapshot();
+    let mut problems = snap.problems.clone();
+    problems.extend(catalog.docs_problems());
     println!("# Local catalog");
     for p in &c.paths {
         println!("path:     {}", crate::local::shown(p));
@@ -217,15 +219,15 @@ async fn check_catalog(c: &CatalogSettings) -> i32 {
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
     println!("kinds:    {}", kinds.join(", "));
-    println!("problems: {}", snap.problems.len());
-    for p in &snap.problems {
+    println!("problems: {}", problems.len());
+    for p in &problems {
         let file = crate::local::shown(&p.file);
         match p.line {
             Some(l) => println!("{file}:{l}: {}", p.message),
             None => println!("{file}: {}", p.message),
         }
     }
-    if snap.problems.is_empty() {
+    if problems.is_empty() {
         EXIT_OK
     } else {
         EXIT_FAILURE

@@ -68,7 +68,7 @@ pub(crate) fn definition() -> ToolDef {
         id: format!("local:{NAME}"),
         name: NAME.into(),
         title: "Check the local catalog".into(),
-        description: "Diagnose the local catalog: the paths and number of files read, entities per kind, and every load problem with its file and line (YAML syntax errors, invalid entities, duplicate refs, Location cycles, unreadable placeholders). Use it when an entity seems missing or a catalog file was just edited.".into(),
+        description: "Diagnose the local catalog: the paths and number of files read, entities per kind, and every load problem with its file and line (YAML syntax errors, invalid entities, duplicate refs, Location cycles, unreadable placeholders, TechDocs `dir:` sources without a readable mkdocs.yml). Use it when an entity seems missing or a catalog file was just edited.".into(),
         input_schema: schema_for::<Params>(),
         output_schema: output_schema_for::<Output>(),
         attributes: Attributes::READ_ONLY,
@@ -93,8 +93,14 @@ pub(crate) async fn run(ctx: ToolCtx, p: Params) -> ToolOutcome {
         ));
     };
     let snap = catalog.snapshot();
-    let problems: Vec<ProblemOut> = snap
-        .problems
+    let docs = {
+        let catalog = catalog.clone();
+        tokio::task::spawn_blocking(move || catalog.docs_problems())
+            .await
+            .unwrap_or_default()
+    };
+    let all: Vec<&crate::local::Problem> = snap.problems.iter().chain(docs.iter()).collect();
+    let problems: Vec<ProblemOut> = all
         .iter()
         .take(limit)
         .map(|p| ProblemOut {
@@ -114,8 +120,8 @@ pub(crate) async fn run(ctx: ToolCtx, p: Params) -> ToolOutcome {
         files: snap.file_count(),
         entities: snap.len(),
         kinds: snap.kinds(),
-        truncated: snap.problems.len() > problems.len(),
-        total_problems: snap.problems.len(),
+        truncated: all.len() > problems.len(),
+        total_problems: all.len(),
         problems,
         watching: catalog.config().watch,
         reloads: catalog.reloads(),

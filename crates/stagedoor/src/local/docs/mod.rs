@@ -592,6 +592,37 @@ impl LocalCatalog {
         .map_err(input_error)
     }
 
+    /// Every entity whose `dir:` docs cannot be read (no `mkdocs.yml`, bad YAML, a
+    /// directory outside the catalog), as a problem at the entity's file and line. `url:`
+    /// sources are not problems: a Backstage would read them, a local catalog only skips them.
+    pub fn docs_problems(&self) -> Vec<super::Problem> {
+        let snap = self.snapshot();
+        let mut out = Vec::new();
+        for stored in snap.all().filter(|s| s.json.contains(REF_ANNOTATION)) {
+            let entity = stored.value();
+            let dir_ref = entity
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(REF_ANNOTATION))
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.trim().starts_with("dir:"));
+            let Some(r) = EntityRef::from_entity(&entity).filter(|_| dir_ref) else {
+                continue;
+            };
+            if let Err(e) = self.site_of(&r) {
+                let message = match &e {
+                    BackstageError::Api { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                out.push(super::Problem {
+                    file: stored.file.to_path_buf(),
+                    line: Some(stored.line as usize),
+                    message: format!("{}: TechDocs: {message}", r.to_string_ref()),
+                });
+            }
+        }
+        out
+    }
+
     /// The `techdocs_metadata.json` the site of `r` would have if Backstage built it.
     pub fn techdocs_metadata(&self, r: &EntityRef) -> Result<TechDocsMetadata, BackstageError> {
         self.site_of(r).map(|s| s.metadata())

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::*;
-use crate::local::tests::Dir;
+use crate::local::tests::{Dir, config};
 
 fn open(dir: &Dir, entity_file: &str, techdocs_ref: &str) -> Result<Site, String> {
     Site::open(&Source {
@@ -226,4 +226,40 @@ fn symlinked_pages_are_not_followed() {
     std::os::unix::fs::symlink(secret.0.join("secret.md"), d.0.join("docs/leak.md")).unwrap();
     let site = open(&d, "catalog-info.yaml", "dir:.").expect("site");
     assert_eq!(site.metadata().files, ["index.html", SEARCH_INDEX]);
+}
+
+#[test]
+fn unreadable_dir_sources_are_problems_at_the_entity() {
+    let d = Dir::new("docs-problems");
+    let with_docs = "metadata:\n  name: {n}\n  annotations:\n    backstage.io/techdocs-ref: {r}\n";
+    let entity = |name: &str, r: &str| {
+        format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\n{}spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n",
+            with_docs.replace("{n}", name).replace("{r}", r)
+        )
+    };
+    d.write("good/catalog-info.yaml", &entity("good", "dir:."));
+    d.write("good/mkdocs.yml", "site_name: Good\n");
+    d.write("good/docs/index.md", "# Good\n");
+    d.write(
+        "bare/catalog-info.yaml",
+        &format!(
+            "{}---\n{}",
+            entity("remote", "url:https://example.com/x"),
+            entity("bare", "dir:.")
+        ),
+    );
+    let catalog = LocalCatalog::load(config(&[&d.0]));
+    let problems: Vec<String> = catalog
+        .docs_problems()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains(
+            "bare/catalog-info.yaml:12: component:default/bare: TechDocs: no mkdocs.yml in"
+        ),
+        "{problems:?}"
+    );
 }
