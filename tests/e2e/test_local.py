@@ -327,6 +327,15 @@ async def test_a_docs_edit_shows_on_the_next_call_and_voids_old_cursors(stagedoo
         site = await call(client, "get_techdocs", {"entityRef": "docs-service"})
         assert [(p["path"], p["title"]) for p in site["pages"]] == [("index.html", "Home"),
                                                                     ("faq/index.html", "Questions")], site
+        # A file name with a space: listed by its file name, reachable by its URL form too.
+        write(root, "svc/docs/on call.md", "# Pager duty\n")
+        write(root, "svc/docs/index.md", "# Home\n\nSee [on call](on%20call.md).\n")
+        site = await call(client, "get_techdocs", {"entityRef": "docs-service"})
+        assert ("on call/index.html", "Pager duty") in [(p["path"], p["title"]) for p in site["pages"]], site
+        home = await call(client, "get_techdocs_page", {"entityRef": "docs-service"})
+        assert "[on call](on%20call/index.html)" in home["markdown"], home["markdown"]
+        pager = await call(client, "get_techdocs_page", {"entityRef": "docs-service", "path": "on%20call/index.html"})
+        assert pager["path"] == "on call/index.html" and pager["title"] == "Pager duty", pager
 
 
 # --------------------------------------------------------------------------- live edits

@@ -417,6 +417,17 @@ fn dir_of(path: &str) -> &str {
     path.rfind('/').map_or("", |i| &path[..=i])
 }
 
+/// What a path inside an `href` must escape (mkdocs writes `on call.md` as `on%20call/`).
+const HREF_PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`')
+    .add(b'#')
+    .add(b'?')
+    .add(b'%');
+
 /// The site-relative link for a relative link of the page in `ctx`, or `None` to keep it.
 fn rewrite_link(href: &str, ctx: &PageContext<'_>) -> Option<String> {
     let href = href.trim();
@@ -438,7 +449,9 @@ fn rewrite_link(href: &str, ctx: &PageContext<'_>) -> Option<String> {
     } else {
         target
     };
-    let mut rel = relative(ctx.site_file, &site_target);
+    let mut rel =
+        percent_encoding::utf8_percent_encode(&relative(ctx.site_file, &site_target), HREF_PATH)
+            .to_string();
     if let Some(f) = fragment {
         rel.push('#');
         rel.push_str(f);
@@ -471,6 +484,7 @@ mod tests {
                 "index.md" => Some("index.html".into()),
                 "runbook.md" => Some("runbook/index.html".into()),
                 "guides/setup.md" => Some("guides/setup/index.html".into()),
+                "on call.md" => Some("on call/index.html".into()),
                 _ => None,
             }
         };
@@ -533,6 +547,12 @@ mod tests {
         assert!(r.html.contains(r#"href="https://x.io/a.md""#), "{}", r.html);
         assert!(r.html.contains(r##"href="#top""##), "{}", r.html);
         assert!(r.html.contains(r#"href="nope.md""#), "{}", r.html);
+        let r = page("index.md", "index.html", "[on call](on%20call.md#pager)");
+        assert!(
+            r.html.contains(r#"href="on%20call/index.html#pager""#),
+            "{}",
+            r.html
+        );
     }
 
     #[test]

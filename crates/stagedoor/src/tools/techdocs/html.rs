@@ -490,8 +490,12 @@ fn walk_nav(node: &Handle, page: &str, sections: &mut Vec<String>, out: &mut Vec
                 if let Some(a) = &link
                     && let Some(path) = attr(a, "href").and_then(|h| resolve_link(page, &h))
                 {
+                    // A file name, as the metadata's file list has it (`my page/index.html`).
+                    let file = path.split('#').next().unwrap_or_default();
                     out.push(NavEntry {
-                        path: path.split('#').next().unwrap_or_default().to_string(),
+                        path: percent_encoding::percent_decode_str(file)
+                            .decode_utf8_lossy()
+                            .into_owned(),
                         title: collapse(&text_of(a)),
                         sections: sections.clone(),
                     });

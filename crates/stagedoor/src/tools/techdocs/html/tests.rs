@@ -381,3 +381,16 @@ fn admonitions_and_details_become_titled_block_quotes() {
         "# Ops\n\n> **Mind the gap**\n>\n> Do **not** run this in production.\n\n> **Why?**\n>\n> Because.\n\nOrdinary text."
     );
 }
+
+#[test]
+fn nav_paths_are_file_names() {
+    let html = r#"<html><body><nav class="md-nav md-nav--primary"><ul>
+<li class="md-nav__item"><a class="md-nav__link" href="on%20call/">On call</a></li>
+<li class="md-nav__item"><a class="md-nav__link" href="caf%C3%A9/index.html#menu">Café</a></li>
+</ul></nav></body></html>"#;
+    let paths: Vec<String> = nav_entries(html, "index.html")
+        .into_iter()
+        .map(|e| e.path)
+        .collect();
+    assert_eq!(paths, ["on call/index.html", "café/index.html"]);
+}
