@@ -27,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod filter;
 pub mod local;
+pub(crate) mod markdown;
 pub mod mcp;
 pub mod portal;
 pub mod servers;

@@ -203,29 +203,11 @@ fn blocks(markdown: &str) -> String {
 
 fn emit_blocks(lines: &[&str], out: &mut String) {
     let mut i = 0;
-    let mut fence: Option<String> = None;
+    let mut fences = crate::markdown::Fences::default();
     while i < lines.len() {
         let line = lines[i];
         let trimmed = line.trim_start();
-        if let Some(f) = &fence {
-            let closing = trimmed.trim_end();
-            if closing.len() >= f.len()
-                && f.chars()
-                    .next()
-                    .is_some_and(|m| closing.chars().all(|c| c == m))
-            {
-                fence = None;
-            }
-            push_line(out, line);
-            i += 1;
-            continue;
-        }
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            let marker: String = trimmed
-                .chars()
-                .take_while(|c| *c == '`' || *c == '~')
-                .collect();
-            fence = Some(marker);
+        if fences.in_code(line) {
             push_line(out, line);
             i += 1;
             continue;

@@ -524,23 +524,13 @@ fn walk_nav(node: &Handle, page: &str, sections: &mut Vec<String>, out: &mut Vec
 fn tidy(markdown: &str) -> String {
     let mut out = String::with_capacity(markdown.len());
     let mut blank_run = 0;
-    let mut fence: Option<String> = None;
+    let mut fences = crate::markdown::Fences::default();
     for line in markdown.lines() {
-        let trimmed = line.trim_start();
-        if let Some(f) = &fence {
-            if trimmed.starts_with(f.as_str()) && trimmed.trim_end() == f {
-                fence = None;
-            }
+        if fences.in_code(line) {
             out.push_str(line);
             out.push('\n');
+            blank_run = 0;
             continue;
-        }
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            let marker: String = trimmed
-                .chars()
-                .take_while(|c| *c == '`' || *c == '~')
-                .collect();
-            fence = Some(marker);
         }
         // Two trailing spaces are a hard line break; keep those.
         let line = if line.ends_with("  ") && !line.trim().is_empty() {
