@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use backstage_client::{EntityQuery, EntityRef, SortOrder};
 use stagedoor::local::{CatalogConfig, LoadOptions, LocalCatalog, glob_set};
+use stagedoor::tools::shape::SUMMARY_FIELDS;
 
 fn status_kib(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -113,20 +114,7 @@ fn main() {
         &snap.problems[..3.min(snap.problems.len())]
     );
 
-    let summary: Vec<String> = [
-        "kind",
-        "metadata.name",
-        "metadata.namespace",
-        "metadata.title",
-        "metadata.description",
-        "metadata.tags",
-        "spec.owner",
-        "spec.type",
-        "spec.lifecycle",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let summary: Vec<String> = SUMMARY_FIELDS.iter().map(|s| s.to_string()).collect();
     let page = |filters: Vec<String>, term: Option<&str>| EntityQuery {
         filters,
         fields: summary.clone(),
