@@ -102,7 +102,16 @@ pub struct LocalCatalog {
     config: CatalogConfig,
     current: RwLock<Arc<Snapshot>>,
     reloads: AtomicU64,
+    /// Canonical directories of the configured paths: files are read only inside them.
+    roots: Vec<PathBuf>,
+    /// Docs sites just read, by lowercase ref and build time (see `docs`).
+    sites: moka::sync::Cache<(String, Option<u64>), Arc<docs::Site>>,
 }
+
+/// Docs sites kept between a metadata read and the page reads of the same tool call.
+const SITES_KEPT: u64 = 64;
+/// How long a kept docs site may serve page reads of its build.
+const SITE_TTL: Duration = Duration::from_secs(60);
 
 /// The `url` of errors the local catalog answers, in place of a Backstage URL.
 pub const LOCAL_URL: &str = "local catalog";
@@ -121,10 +130,24 @@ impl LocalCatalog {
     /// Loads the catalog now (blocking file reads); problems are in the snapshot.
     pub fn load(config: CatalogConfig) -> Self {
         let snapshot = Snapshot::build(load::load(&config.load, None));
+        let roots = config
+            .load
+            .paths
+            .iter()
+            .filter_map(|p| {
+                let dir = if p.is_dir() { p.as_path() } else { p.parent()? };
+                dir.canonicalize().ok()
+            })
+            .collect();
         Self {
             config,
             current: RwLock::new(Arc::new(snapshot)),
             reloads: AtomicU64::new(0),
+            roots,
+            sites: moka::sync::Cache::builder()
+                .max_capacity(SITES_KEPT)
+                .time_to_live(SITE_TTL)
+                .build(),
         }
     }
 

@@ -76,7 +76,7 @@ impl Portal {
     ) -> Result<Arc<String>, BackstageError> {
         if let Source::Local(c) = &self.source {
             let (c, r, file) = (c.clone(), r.clone(), file.to_string());
-            return blocking(move || c.techdocs_file(&r, &file)).await;
+            return blocking(move || c.techdocs_file(&r, build, &file)).await;
         }
         self.cached(
             &self.techdocs.files,

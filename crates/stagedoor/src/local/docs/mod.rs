@@ -17,6 +17,7 @@ pub(crate) mod render;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::UNIX_EPOCH;
 
 use backstage_client::{BackstageError, EntityRef, TechDocsMetadata};
@@ -67,6 +68,8 @@ pub(crate) struct Site {
     pub newest: Option<u64>,
     /// `use_directory_urls`.
     directory_urls: bool,
+    /// Each page's own title (front matter, first `#`, file name), read once per site.
+    titles: Vec<OnceLock<String>>,
     /// Largest page read.
     max_bytes: u64,
 }
@@ -140,6 +143,7 @@ impl Site {
         Ok(Self {
             site_name: text_at("site_name"),
             site_description: text_at("site_description"),
+            titles: pages.iter().map(|_| OnceLock::new()).collect(),
             pages,
             nav,
             newest,
@@ -183,10 +187,15 @@ impl Site {
         if let Some(t) = nav_title(&self.nav, i) {
             return t;
         }
-        self.rendered(i)
-            .ok()
-            .and_then(|r| r.title)
-            .unwrap_or_else(|| self.file_title(i))
+        self.titles.get(i).map_or_else(String::new, |t| {
+            t.get_or_init(|| {
+                self.rendered(i)
+                    .ok()
+                    .and_then(|r| r.title)
+                    .unwrap_or_else(|| self.file_title(i))
+            })
+            .clone()
+        })
     }
 
     /// mkdocs' fallback title: `Home` for the home page, else the file (or directory) name.
@@ -557,8 +566,19 @@ fn escape(s: &str) -> String {
 }
 
 impl LocalCatalog {
-    /// The docs site of entity `r`, read from its mkdocs sources now.
-    fn site_of(&self, r: &EntityRef) -> Result<Site, BackstageError> {
+    /// The docs site of entity `r` as of `build` (its newest source file time), when
+    /// [`LocalCatalog::techdocs_metadata`] opened it moments ago; else read now.
+    fn site_at(&self, r: &EntityRef, build: Option<u64>) -> Result<Arc<Site>, BackstageError> {
+        let key = (r.to_string_ref().to_ascii_lowercase(), build);
+        if let Some(site) = self.sites.get(&key) {
+            return Ok(site);
+        }
+        self.site_of(r)
+    }
+
+    /// The docs site of entity `r`, read from its mkdocs sources now (and kept for the
+    /// file reads that follow under the same build time).
+    fn site_of(&self, r: &EntityRef) -> Result<Arc<Site>, BackstageError> {
         let entity = self.entity(r)?;
         let shown = r.to_string_ref();
         let techdocs_ref = entity
@@ -573,23 +593,18 @@ impl LocalCatalog {
         let (file, _) = self
             .source_of(r)
             .ok_or_else(|| input_error(format!("the file {shown} came from is unknown")))?;
-        let roots: Vec<PathBuf> = self
-            .config()
-            .load
-            .paths
-            .iter()
-            .filter_map(|p| {
-                let dir = if p.is_dir() { p.as_path() } else { p.parent()? };
-                dir.canonicalize().ok()
+        let site = Arc::new(
+            Site::open(&Source {
+                entity_file: &file,
+                techdocs_ref,
+                roots: &self.roots,
+                max_bytes: self.config().load.max_file_bytes,
             })
-            .collect();
-        Site::open(&Source {
-            entity_file: &file,
-            techdocs_ref,
-            roots: &roots,
-            max_bytes: self.config().load.max_file_bytes,
-        })
-        .map_err(input_error)
+            .map_err(input_error)?,
+        );
+        self.sites
+            .insert((shown.to_ascii_lowercase(), site.newest), site.clone());
+        Ok(site)
     }
 
     /// Every entity whose `dir:` docs cannot be read (no `mkdocs.yml`, bad YAML, a
@@ -630,8 +645,14 @@ impl LocalCatalog {
 
     /// One file of the site of `r` (`index.html`, `runbook/index.html`,
     /// `search/search_index.json`); a file the site does not have is a 404.
-    pub fn techdocs_file(&self, r: &EntityRef, file: &str) -> Result<String, BackstageError> {
-        let site = self.site_of(r)?;
+    /// `build` is the metadata's build time, so the site read for the metadata is reused.
+    pub fn techdocs_file(
+        &self,
+        r: &EntityRef,
+        build: Option<u64>,
+        file: &str,
+    ) -> Result<String, BackstageError> {
+        let site = self.site_at(r, build)?;
         match site.file(file) {
             Some(Ok(text)) => Ok(text),
             Some(Err(e)) => Err(input_error(format!(

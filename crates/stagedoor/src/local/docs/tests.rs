@@ -263,3 +263,32 @@ fn unreadable_dir_sources_are_problems_at_the_entity() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn page_reads_reuse_the_site_their_metadata_came_from() {
+    let d = Dir::new("docs-reuse");
+    d.write(
+        "svc/catalog-info.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: svc\n  annotations:\n    backstage.io/techdocs-ref: dir:.\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n",
+    );
+    d.write("svc/mkdocs.yml", "site_name: Svc\n");
+    d.write("svc/docs/index.md", "# Home\n");
+    let catalog = LocalCatalog::load(config(&[&d.0]));
+    let r = EntityRef::parse("component:svc", None, Some("default")).unwrap();
+    let meta = catalog.techdocs_metadata(&r).expect("metadata");
+    // With mkdocs.yml gone, only the site read for that metadata can still answer.
+    std::fs::remove_file(d.0.join("svc/mkdocs.yml")).unwrap();
+    let home = catalog.techdocs_file(&r, meta.build_timestamp, "index.html");
+    assert!(
+        home.expect("same build")
+            .contains("<h1 id=\"home\">Home</h1>")
+    );
+    let other = catalog
+        .techdocs_file(&r, Some(1), "index.html")
+        .unwrap_err();
+    assert!(other.to_string().contains("no mkdocs.yml"), "{other}");
+    assert!(
+        catalog.techdocs_metadata(&r).is_err(),
+        "metadata is always read afresh"
+    );
+}
