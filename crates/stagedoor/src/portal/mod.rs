@@ -101,6 +101,15 @@ where
         .build()
 }
 
+/// The cache key of an entity: Backstage compares references case-insensitively.
+fn cache_key(r: &EntityRef) -> EntityRef {
+    EntityRef {
+        kind: r.kind.to_ascii_lowercase(),
+        namespace: r.namespace.to_ascii_lowercase(),
+        name: r.name.to_ascii_lowercase(),
+    }
+}
+
 /// The error of a Backstage-only call made in local mode.
 fn needs_backstage() -> BackstageError {
     BackstageError::Config(
@@ -245,12 +254,7 @@ impl Portal {
         match &self.source {
             Source::Local(c) => c.entity(r),
             Source::Backstage { client, .. } => {
-                let key = EntityRef {
-                    kind: r.kind.to_ascii_lowercase(),
-                    namespace: r.namespace.to_ascii_lowercase(),
-                    name: r.name.to_ascii_lowercase(),
-                };
-                self.cached(&self.entities, key, client.get_entity_by_ref(r))
+                self.cached(&self.entities, cache_key(r), client.get_entity_by_ref(r))
                     .await
             }
         }

@@ -12,7 +12,7 @@ use backstage_client::{
     TaskList, TaskListQuery,
 };
 
-use super::{Portal, Source};
+use super::{Portal, Source, cache_key};
 
 impl Portal {
     /// The parameter form of a template (cached).
@@ -20,17 +20,12 @@ impl Portal {
         &self,
         template: &EntityRef,
     ) -> Result<Arc<ParameterSchema>, BackstageError> {
-        let key = EntityRef {
-            kind: template.kind.to_ascii_lowercase(),
-            namespace: template.namespace.to_ascii_lowercase(),
-            name: template.name.to_ascii_lowercase(),
-        };
         match &self.source {
             Source::Local(c) => c.template_schema(template).map(Arc::new),
             Source::Backstage { client, .. } => {
                 self.cached(
                     &self.template_schemas,
-                    key,
+                    cache_key(template),
                     client.template_parameter_schema(template),
                 )
                 .await

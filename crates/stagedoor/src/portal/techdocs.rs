@@ -9,7 +9,7 @@ use std::time::Duration;
 use backstage_client::{BackstageError, EntityRef, SyncOutcome, TechDocsMetadata};
 use moka::future::Cache;
 
-use super::{Portal, Source, new_cache};
+use super::{Portal, Source, cache_key as key, new_cache};
 
 /// Bytes of published files kept in the cache (pages are weighed by their length).
 const FILE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
@@ -36,15 +36,6 @@ impl TechDocsCaches {
                 .time_to_live(ttl)
                 .build(),
         }
-    }
-}
-
-/// The cache key of an entity: Backstage compares references case-insensitively.
-fn key(r: &EntityRef) -> EntityRef {
-    EntityRef {
-        kind: r.kind.to_ascii_lowercase(),
-        namespace: r.namespace.to_ascii_lowercase(),
-        name: r.name.to_ascii_lowercase(),
     }
 }
 
