@@ -2,9 +2,13 @@
 # The project's test command (the README's second set-up command; .ci/run calls it).
 #
 #   1. cargo fmt --check, clippy -D warnings, unit + in-process tests (cargo test)
-#   2. the debug binary, then the end-to-end suite (scripts/e2e.sh): a real Backstage
+#   2. the packaging check (scripts/deploy-check.sh): the static release binary, the
+#      container image built with podman and its file system exported, the Kubernetes
+#      overlays rendered and validated, the systemd unit verified
+#   3. the debug binary, then the end-to-end suite (scripts/e2e.sh): a real Backstage
 #      testbed from npm, driven through stagedoor by real MCP clients (Python SDK, MCP
-#      Inspector CLI) and the official conformance suite.
+#      Inspector CLI) and the official conformance suite; tests/e2e/test_image.py runs the
+#      image's binary from the exported file system against the testbed.
 #
 # Installs what it needs (cached under ~/.cache/stagedoor) and stops what it starts.
 # Pass --fast to skip the end-to-end suite.
@@ -36,6 +40,11 @@ if [[ $FAST -eq 1 ]]; then
   exit 0
 fi
 
+step "deploy: static binary, container image, Kubernetes manifests, systemd unit"
+bash scripts/deploy-check.sh --rootfs "$log_dir/image-rootfs" 2>&1 | tee "$log_dir/deploy.log"
+deploy_passed=$(sed -n 's/^=* \([0-9]*\) passed.*/\1/p' "$log_dir/deploy.log" | tail -n 1)
+export STAGEDOOR_IMAGE_ROOTFS="$log_dir/image-rootfs"
+
 step "cargo build (binary for the end-to-end suite)"
 cargo build --locked -p stagedoor
 target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
@@ -45,5 +54,5 @@ step "end-to-end: testbed + MCP clients + conformance"
 bash scripts/e2e.sh 2>&1 | tee "$log_dir/e2e.log"
 e2e_passed=$(sed -n 's/^=* \([0-9]*\) passed.*/\1/p' "$log_dir/e2e.log" | tail -n 1)
 
-echo "== test.sh: all green in $((SECONDS - T0)) s (cargo ${cargo_passed}, e2e ${e2e_passed:-0}, conformance baselines held) =="
-echo "tests: $((cargo_passed + ${e2e_passed:-0})) passed, 0 failed"
+echo "== test.sh: all green in $((SECONDS - T0)) s (cargo ${cargo_passed}, deploy ${deploy_passed:-0}, e2e ${e2e_passed:-0}, conformance baselines held) =="
+echo "tests: $((cargo_passed + ${deploy_passed:-0} + ${e2e_passed:-0})) passed, 0 failed"
