@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build stagedoor's container image from a static binary built on this host (Containerfile's
-# "prebuilt" variant: no builder stage, no registry pull), with podman.
+# `--target prebuilt`: no builder stage, no registry pull), with podman.
 #
 #   scripts/build-image.sh [--binary PATH] [--tag NAME:TAG] [--export-rootfs DIR]
 #                          [--save FILE.oci.tar]
@@ -62,11 +62,13 @@ mkdir -p "$ctx/dist/image" "$ctx/deploy"
 cp Containerfile .containerignore "$ctx/"
 cp -r deploy/container "$ctx/deploy/"
 install -m 0755 "$bin" "$ctx/dist/image/stagedoor"
+# A release binary is stripped already; a dev build (CI) sheds its debug info here.
+strip "$ctx/dist/image/stagedoor"
 install -m 0644 "$ca" "$ctx/dist/image/ca-certificates.crt"
 
 log "podman build $tag (version $version, revision ${revision:0:12})"
 podman build --quiet --pull=never --timestamp "$epoch" \
-  --build-arg BINARY_SOURCE=prebuilt \
+  --target prebuilt \
   --build-arg VERSION="$version" \
   --build-arg REVISION="$revision" \
   --build-arg CREATED="$created" \

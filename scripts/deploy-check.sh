@@ -4,14 +4,16 @@
 #   1. installs what it needs when missing: podman (apt), kubectl with kustomize v5, systemd's
 #      systemd-analyze (apt), and a venv with kubernetes-validate and pytest (pip); apt and pip
 #      downloads are cached under ~/.cache/stagedoor
-#   2. builds the static release binary (scripts/build-static.sh)
+#   2. builds the static release binary (scripts/build-static.sh), unless --binary gives one
 #   3. builds the container image from it with podman (scripts/build-image.sh: Containerfile's
 #      "prebuilt" variant) and exports the image's file system
 #   4. runs tests/deploy: the image's configuration, every Kubernetes overlay rendered with
 #      `kubectl kustomize` and validated against Kubernetes' schemas, the systemd unit
 #
-#   scripts/deploy-check.sh [--rootfs DIR] [pytest args...]
+#   scripts/deploy-check.sh [--binary PATH] [--rootfs DIR] [pytest args...]
 #
+# --binary PATH builds the image from that static binary instead: scripts/test.sh passes the
+# static dev build its end-to-end suite runs, which saves a release build on every run.
 # --rootfs DIR keeps the exported file system there for tests/e2e/test_image.py (which runs
 # the image's binary against the Backstage testbed); without it the file system is removed.
 # The image itself (localhost/stagedoor:check) is removed at the end.
@@ -20,10 +22,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 cd "$SD_REPO_ROOT"
 
 rootfs=""
+bin=""
 PYTEST_ARGS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rootfs) rootfs="${2:?--rootfs needs a directory}"; shift 2 ;;
+    --binary) bin="${2:?--binary needs a path}"; shift 2 ;;
     *) PYTEST_ARGS+=("$1"); shift ;;
   esac
 done
@@ -95,9 +99,12 @@ fi
 sd_log "tools: $(podman --version), kubectl kustomize v$major, $(systemd-analyze --version | head -1)"
 
 # --- static binary and image -------------------------------------------------------
-t=$SECONDS
-bin="$(scripts/build-static.sh)"
-sd_log "static binary: $bin ($(du -m "$bin" | cut -f1) MiB) in $((SECONDS - t)) s"
+if [[ -z "$bin" ]]; then
+  t=$SECONDS
+  bin="$(scripts/build-static.sh)"
+  sd_log "static binary: $bin ($(du -m "$bin" | cut -f1) MiB) in $((SECONDS - t)) s"
+fi
+[[ -x "$bin" ]] || sd_die "no executable binary at $bin"
 
 t=$SECONDS
 export_dir="${rootfs:-$work/rootfs}"

@@ -2,10 +2,10 @@
 # The project's test command (the README's second set-up command; .ci/run calls it).
 #
 #   1. cargo fmt --check, clippy -D warnings, unit + in-process tests (cargo test)
-#   2. the packaging check (scripts/deploy-check.sh): the static release binary, the
-#      container image built with podman and its file system exported, the Kubernetes
-#      overlays rendered and validated, the systemd unit verified
-#   3. the debug binary, then the end-to-end suite (scripts/e2e.sh): a real Backstage
+#   2. the static (crt-static) debug binary, then the packaging check
+#      (scripts/deploy-check.sh): the container image built from it with podman and its file
+#      system exported, the Kubernetes overlays rendered and validated, the systemd unit
+#   3. the end-to-end suite on that binary (scripts/e2e.sh): a real Backstage
 #      testbed from npm, driven through stagedoor by real MCP clients (Python SDK, MCP
 #      Inspector CLI) and the official conformance suite; tests/e2e/test_image.py runs the
 #      image's binary from the exported file system against the testbed.
@@ -40,15 +40,15 @@ if [[ $FAST -eq 1 ]]; then
   exit 0
 fi
 
-step "deploy: static binary, container image, Kubernetes manifests, systemd unit"
-bash scripts/deploy-check.sh --rootfs "$log_dir/image-rootfs" 2>&1 | tee "$log_dir/deploy.log"
+step "cargo build (static binary for the packaging check and the end-to-end suite)"
+# The binary the image ships is statically linked; the end-to-end suite runs that kind too.
+STAGEDOOR_BIN="$(bash scripts/build-static.sh --profile dev)"
+export STAGEDOOR_BIN
+
+step "deploy: container image, Kubernetes manifests, systemd unit"
+bash scripts/deploy-check.sh --binary "$STAGEDOOR_BIN" --rootfs "$log_dir/image-rootfs" 2>&1 | tee "$log_dir/deploy.log"
 deploy_passed=$(sed -n 's/^=* \([0-9]*\) passed.*/\1/p' "$log_dir/deploy.log" | tail -n 1)
 export STAGEDOOR_IMAGE_ROOTFS="$log_dir/image-rootfs"
-
-step "cargo build (binary for the end-to-end suite)"
-cargo build --locked -p stagedoor
-target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-export STAGEDOOR_BIN="$target_dir/debug/stagedoor"
 
 step "end-to-end: testbed + MCP clients + conformance"
 bash scripts/e2e.sh 2>&1 | tee "$log_dir/e2e.log"

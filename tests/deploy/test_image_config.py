@@ -4,14 +4,14 @@ tests/e2e/test_image.py, against the Backstage testbed.)"""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from typing import Any
 
 from deploy_support import REPO_ROOT
 
-# A regression guard, not a target: the static binary is ~28 MiB, the rest ~0.2 MiB.
-MAX_IMAGE_MIB = 40
+MAX_NON_BINARY_BYTES = 1024 * 1024
 OCI = "org.opencontainers.image."
 
 
@@ -54,7 +54,18 @@ def test_oci_labels(image: dict[str, Any]) -> None:
         assert labels[OCI + "revision"] == head.stdout.strip()
 
 
-def test_image_is_small(image: dict[str, Any]) -> None:
-    mib = image["Size"] / 1048576
-    print(f"image size: {mib:.1f} MiB ({image['Size']} bytes)")
-    assert mib <= MAX_IMAGE_MIB, f"image is {mib:.1f} MiB"
+def test_image_is_the_binary_and_little_else(image: dict[str, Any]) -> None:
+    """Every layer but the binary's adds up to under 1 MiB (the CA bundle is 0.2 MiB); the
+    README reports the release image's size (27.8 MiB, the binary 27.5 MiB of it)."""
+    p = subprocess.run(["podman", "history", "--format", "json", image["Id"]], capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    layers = json.loads(p.stdout)
+    created_by = lambda h: h.get("CreatedBy", h.get("createdBy", ""))  # noqa: E731 - podman's key case varies
+    binary = [h for h in layers if "COPY" in created_by(h) and created_by(h).rstrip().endswith(" in /usr/local/bin/stagedoor")]
+    assert len(binary) == 1, [created_by(h) for h in layers]
+    size = lambda h: int(h.get("Size", h.get("size", 0)))  # noqa: E731
+    rest = sum(size(h) for h in layers) - size(binary[0])
+    print(f"image size: {image['Size'] / 1048576:.1f} MiB; binary layer {size(binary[0]) / 1048576:.1f} MiB; "
+          f"the rest {rest / 1024:.0f} KiB")
+    assert 0 < rest <= MAX_NON_BINARY_BYTES, f"{rest} bytes besides the binary"
