@@ -421,7 +421,7 @@ pub async fn list_tools(settings: &Settings, json_out: bool, server_key: Option<
             let registry = registry(settings, &portal);
             if let Some(bridge) = registry.bridge() {
                 bridge.refresh().await;
-                if let Some(status) = portal.actions_status() {
+                if let Some(status) = bridge.actions().status() {
                     for (source, s) in &status.sources {
                         if let Some(e) = &s.error {
                             eprintln!("stagedoor: actions source {source}: {e}");
@@ -539,7 +539,7 @@ pub async fn check(settings: Settings) -> i32 {
     for w in settings.warnings() {
         println!("warning: {w}");
     }
-    let d = connection::diagnose(&portal).await;
+    let d = connection::diagnose(&portal, registry.bridge().map(|b| b.actions().as_ref())).await;
     println!("# Backstage at {}", d.base_url);
     println!(
         "reachable: {}{}",

@@ -523,6 +523,7 @@ impl ServerHandler for Handler {
         let (call, progress_sent) = call_ctx(&context);
         let ctx = ToolCtx {
             portal: self.portal_for(&principal),
+            actions: self.registry.bridge().map(|b| Arc::clone(b.actions())),
             call,
         };
         let Some(outcome) = self.registry.call(&view, ctx, &name, args.clone()).await else {

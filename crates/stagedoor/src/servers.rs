@@ -370,7 +370,7 @@ impl Registry {
             ServedTool::Curated(entry) => Some(entry.call(ctx, args).await),
             ServedTool::Bridged(tool) => {
                 let bridge = self.bridge.as_ref()?;
-                Some(bridge.call(tool, args, &ctx.call).await)
+                Some(bridge.call(tool, args, &ctx).await)
             }
         }
     }

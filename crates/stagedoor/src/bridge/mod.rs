@@ -6,6 +6,12 @@
 //! again every `actions.refreshInterval`; a call never lists (the official plugin re-lists
 //! every source on every call). Subscribers (the MCP layer) are told when the list changed.
 //!
+//! Discovery lists with stagedoor's own credentials (the configured service token); a call
+//! invokes through the caller's portal ([`ToolCtx::portal`]: a signed-in user's own token,
+//! the configured token for static-token callers), so Backstage's permissions apply to
+//! whoever calls. What discovery learned ([`ActionsState`]) belongs to the bridge and is
+//! the same for every caller.
+//!
 //! A failing source is logged and reported (`check_connection`, `stagedoor check`) and
 //! never hides the others. After a transient failure the actions of its last good listing
 //! stay served (marked stale); a source that answers "no such route" (404, the plugin is
@@ -27,8 +33,8 @@ pub use naming::Naming;
 pub use tool::BridgedTool;
 
 use crate::config::actions::ActionsSettings;
-use crate::portal::{ActionSourceStatus, ActionsStatus, Portal};
-use crate::tools::{CallCtx, ToolError, ToolOutcome};
+use crate::portal::{ActionSourceStatus, ActionsState, ActionsStatus, Portal};
+use crate::tools::{ToolCtx, ToolError, ToolOutcome};
 
 /// The discovered actions at one point in time.
 #[derive(Debug, Default)]
@@ -43,7 +49,11 @@ pub struct Discovery {
 
 /// The bridge. Cheap to share (`Arc`).
 pub struct Bridge {
+    /// The portal discovery lists through (stagedoor's own credentials); never used to
+    /// invoke an action for a caller.
     portal: Arc<Portal>,
+    /// The discovery report and the invoke versions learned, for every caller.
+    actions: Arc<ActionsState>,
     sources: Vec<String>,
     naming: Naming,
     refresh_interval: Duration,
@@ -73,6 +83,7 @@ impl Bridge {
         let (state, _) = watch::channel(Arc::new(Discovery::default()));
         let bridge = Arc::new(Self {
             portal,
+            actions: Arc::default(),
             sources: settings.plugin_sources.clone(),
             naming: Naming {
                 style: settings.tool_names,
@@ -83,7 +94,7 @@ impl Bridge {
             state,
             last_good: tokio::sync::Mutex::default(),
         });
-        bridge.portal.set_actions_status(ActionsStatus {
+        bridge.actions.set_status(ActionsStatus {
             listed: false,
             actions: 0,
             sources: bridge
@@ -108,9 +119,9 @@ impl Bridge {
         bridge
     }
 
-    /// The configured plugin sources.
-    pub fn sources(&self) -> &[String] {
-        &self.sources
+    /// What discovery learned (the report `check_connection` shows, the invoke versions).
+    pub fn actions(&self) -> &Arc<ActionsState> {
+        &self.actions
     }
 
     /// The current discovery.
@@ -254,7 +265,7 @@ impl Bridge {
                 .iter()
                 .zip(&previous.tools)
                 .any(|(a, b)| !Arc::ptr_eq(a, b));
-        self.portal.set_actions_status(ActionsStatus {
+        self.actions.set_status(ActionsStatus {
             listed: true,
             actions: tools.len(),
             sources: statuses,
@@ -278,21 +289,26 @@ impl Bridge {
         next
     }
 
-    /// Validates the arguments locally, then invokes the action. Validation failures never
-    /// reach Backstage; Backstage's own errors come back as `"<ErrorName>: <message>"`.
+    /// Validates the arguments locally, then invokes the action as the caller (through
+    /// `ctx.portal`). Validation failures never reach Backstage; Backstage's own errors come
+    /// back as `"<ErrorName>: <message>"`.
     pub async fn call(
         &self,
         tool: &BridgedTool,
         args: Map<String, Value>,
-        call: &CallCtx,
+        ctx: &ToolCtx,
     ) -> ToolOutcome {
         tool.validate(&args)?;
-        let invoke = self
-            .portal
-            .invoke_action(&tool.plugin, tool.id(), &args, tool.retry_safe());
+        let invoke = ctx.portal.invoke_action(
+            &self.actions,
+            &tool.plugin,
+            tool.id(),
+            &args,
+            tool.retry_safe(),
+        );
         let result = tokio::select! {
             r = invoke => r,
-            () = call.cancel.cancelled() => {
+            () = ctx.call.cancel.cancelled() => {
                 return Err(ToolError::invalid(format!("The call to {} was cancelled.", tool.id())));
             }
         };

@@ -158,6 +158,15 @@ async fn setup(sources: &[&str]) -> (Shared, Arc<Portal>, Arc<Bridge>) {
     (fake, portal, bridge)
 }
 
+/// A call through `portal` (the caller's view of Backstage).
+fn ctx(portal: &Arc<Portal>) -> ToolCtx {
+    ToolCtx {
+        portal: portal.clone(),
+        actions: None,
+        call: crate::tools::CallCtx::default(),
+    }
+}
+
 fn names(d: &Discovery) -> Vec<String> {
     d.tools.iter().map(|t| t.name.clone()).collect()
 }
@@ -171,7 +180,7 @@ fn args(v: Value) -> Map<String, Value> {
 
 #[tokio::test]
 async fn discovers_names_and_publishes_only_changes() {
-    let (fake, portal, bridge) = setup(&["catalog", "scaffolder"]).await;
+    let (fake, _portal, bridge) = setup(&["catalog", "scaffolder"]).await;
     assert!(!bridge.current().listed);
     let mut rx = bridge.subscribe();
     let d = bridge.refresh().await;
@@ -186,7 +195,7 @@ async fn discovers_names_and_publishes_only_changes() {
     );
     assert!(rx.has_changed().unwrap());
     rx.borrow_and_update();
-    let status = portal.actions_status().unwrap();
+    let status = bridge.actions().status().unwrap();
     assert!(status.listed && status.actions == 3);
     assert_eq!(status.sources["catalog"].actions, 2);
 
@@ -209,14 +218,14 @@ async fn discovers_names_and_publishes_only_changes() {
 
 #[tokio::test]
 async fn a_failing_source_hides_nothing_else() {
-    let (fake, portal, bridge) = setup(&["catalog", "scaffolder", "nope"]).await;
+    let (fake, _portal, bridge) = setup(&["catalog", "scaffolder", "nope"]).await;
     let d = bridge.refresh().await;
     assert_eq!(
         d.tools.len(),
         3,
         "the unknown plugin adds nothing and hides nothing"
     );
-    let status = portal.actions_status().unwrap();
+    let status = bridge.actions().status().unwrap();
     let nope = &status.sources["nope"];
     assert!(!nope.ok);
     assert!(nope.error.as_deref().unwrap().contains("404"), "{nope:?}");
@@ -228,7 +237,7 @@ async fn a_failing_source_hides_nothing_else() {
         .insert("catalog".into(), (503, Value::Null));
     let d = bridge.refresh().await;
     assert_eq!(d.tools.len(), 3);
-    let catalog = &portal.actions_status().unwrap().sources["catalog"];
+    let catalog = &bridge.actions().status().unwrap().sources["catalog"];
     assert!(
         !catalog.ok && catalog.stale && catalog.actions == 2,
         "{catalog:?}"
@@ -242,7 +251,7 @@ async fn a_failing_source_hides_nothing_else() {
 
 #[tokio::test]
 async fn malformed_and_non_object_actions_are_skipped_and_reported() {
-    let (fake, portal, bridge) = setup(&["catalog"]).await;
+    let (fake, _portal, bridge) = setup(&["catalog"]).await;
     let mut weird = action("catalog", "weird", true);
     weird["schema"]["input"] = json!({"type": "string"});
     fake.lock().unwrap().lists.insert(
@@ -251,7 +260,7 @@ async fn malformed_and_non_object_actions_are_skipped_and_reported() {
     );
     let d = bridge.refresh().await;
     assert_eq!(names(&d), ["catalog_get_entity"]);
-    let s = &portal.actions_status().unwrap().sources["catalog"];
+    let s = &bridge.actions().status().unwrap().sources["catalog"];
     assert_eq!(s.skipped.len(), 2, "{s:?}");
 }
 
@@ -260,7 +269,7 @@ async fn invokes_v2_falls_back_to_v1_once_and_remembers() {
     let (fake, portal, bridge) = setup(&["catalog"]).await;
     let d = bridge.refresh().await;
     let tool = &d.tools[0];
-    let call = CallCtx::default();
+    let call = ctx(&portal);
 
     let out = bridge
         .call(tool, args(json!({"name": "a"})), &call)
@@ -271,16 +280,17 @@ async fn invokes_v2_falls_back_to_v1_once_and_remembers() {
     // An older backend: v2 is a missing route. The first call tries v2, then v1; later
     // calls go straight to v1.
     let (fake_old, portal_old, bridge_old) = setup(&["catalog"]).await;
+    let call_old = ctx(&portal_old);
     fake_old.lock().unwrap().v2 = false;
     let d_old = bridge_old.refresh().await;
     let before = fake_old.lock().unwrap().seen.len();
     let out = bridge_old
-        .call(&d_old.tools[0], args(json!({"name": "a"})), &call)
+        .call(&d_old.tools[0], args(json!({"name": "a"})), &call_old)
         .await
         .unwrap();
     assert_eq!(out, json!({"version": "v1", "input": {"name": "a"}}));
     let out = bridge_old
-        .call(&d_old.tools[0], args(json!({"name": "b"})), &call)
+        .call(&d_old.tools[0], args(json!({"name": "b"})), &call_old)
         .await
         .unwrap();
     assert_eq!(out["version"], "v1");
@@ -297,13 +307,13 @@ async fn invokes_v2_falls_back_to_v1_once_and_remembers() {
         ]
     );
     assert_eq!(
-        portal_old.actions_status().unwrap().sources["catalog"]
+        bridge_old.actions().status().unwrap().sources["catalog"]
             .invoke_api
             .as_deref(),
         Some("v1")
     );
     assert_eq!(
-        portal.actions_status().unwrap().sources["catalog"]
+        bridge.actions().status().unwrap().sources["catalog"]
             .invoke_api
             .as_deref(),
         Some("v2")
@@ -324,14 +334,14 @@ async fn invokes_v2_falls_back_to_v1_once_and_remembers() {
 
 #[tokio::test]
 async fn invalid_arguments_never_reach_backstage() {
-    let (fake, _portal, bridge) = setup(&["catalog"]).await;
+    let (fake, portal, bridge) = setup(&["catalog"]).await;
     let d = bridge.refresh().await;
     let before = fake.lock().unwrap().seen.len();
     let err = bridge
         .call(
             &d.tools[0],
             args(json!({"name": 3, "other": true})),
-            &CallCtx::default(),
+            &ctx(&portal),
         )
         .await
         .unwrap_err();

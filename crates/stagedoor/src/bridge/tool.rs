@@ -178,7 +178,7 @@ pub fn invoke_error(tool: &BridgedTool, err: &BackstageError) -> ToolError {
         } => {
             let mut text = format!("{name}: {message}");
             if *status == 401 {
-                text.push_str(" (Backstage rejected stagedoor's credentials; check backstage.token / BACKSTAGE_TOKEN)");
+                text.push_str(" (Backstage rejected the credentials the action was invoked with: the caller's own token, or backstage.token / BACKSTAGE_TOKEN for static-token callers)");
             }
             ToolError {
                 message: text,

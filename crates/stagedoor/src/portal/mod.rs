@@ -31,11 +31,11 @@ mod scaffolder;
 mod search;
 mod techdocs;
 
-pub use actions::{ActionSourceStatus, ActionsStatus};
+pub use actions::{ActionSourceStatus, ActionsState, ActionsStatus};
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::Hash;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use backstage_client::{
@@ -73,10 +73,6 @@ pub struct Portal {
     techdocs: techdocs::TechDocsCaches,
     template_schemas: Cache<EntityRef, Arc<ParameterSchema>>,
     by_refs: Cache<String, Arc<Vec<Option<Value>>>>,
-    /// Per plugin: the actions invoke API version known to answer.
-    invoke_versions: RwLock<HashMap<String, backstage_client::InvokeVersion>>,
-    /// The bridge's latest discovery report.
-    actions_status: RwLock<Option<Arc<ActionsStatus>>>,
 }
 
 impl std::fmt::Debug for Portal {
@@ -153,8 +149,6 @@ impl Portal {
             techdocs: techdocs::TechDocsCaches::new(ttl, entries),
             template_schemas: new_cache(256, ttl),
             by_refs: new_cache(entries / 4, ttl),
-            invoke_versions: RwLock::default(),
-            actions_status: RwLock::default(),
         }
     }
 

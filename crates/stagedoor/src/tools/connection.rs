@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Attributes, ToolCtx, ToolDef, ToolOutcome, output_schema_for, schema_for};
-use crate::portal::{ActionsStatus, Portal};
+use crate::portal::{ActionsState, ActionsStatus, Portal};
 
 /// Name of the tool.
 pub const NAME: &str = "check_connection";
@@ -135,7 +135,7 @@ pub(crate) fn entries() -> Vec<super::ToolEntry> {
 }
 
 pub(crate) async fn run(ctx: ToolCtx, _p: Params) -> ToolOutcome {
-    let d = diagnose(&ctx.portal).await;
+    let d = diagnose(&ctx.portal, ctx.actions.as_deref()).await;
     serde_json::to_value(d).map_err(|e| super::ToolError::invalid(format!("internal: {e}")))
 }
 
@@ -226,8 +226,9 @@ fn status_of(name: &str, result: &Result<Probe, BackstageError>) -> PluginStatus
     }
 }
 
-/// Probes Backstage and explains what it found.
-pub async fn diagnose(portal: &Portal) -> Diagnosis {
+/// Probes Backstage through `portal` (as its caller) and explains what it found, with the
+/// bridge's discovery report when something is bridged.
+pub async fn diagnose(portal: &Portal, bridge: Option<&ActionsState>) -> Diagnosis {
     let probes =
         futures::future::join_all((0..PLUGIN_PROBES.len()).map(|i| probe(portal, i))).await;
     let mut plugins = BTreeMap::new();
@@ -297,7 +298,7 @@ pub async fn diagnose(portal: &Portal) -> Diagnosis {
             }
         }
     }
-    let actions = portal.actions_status();
+    let actions = bridge.and_then(ActionsState::status);
     if let Some(a) = &actions {
         for (source, s) in &a.sources {
             if let (false, Some(e)) = (s.ok, &s.error) {

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::ToolError;
 pub use policy::ToolPolicy;
 
-use crate::portal::Portal;
+use crate::portal::{ActionsState, Portal};
 
 /// Hints about a tool's effects, published as MCP annotations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,8 +91,12 @@ pub type ToolOutcome = Result<Value, ToolError>;
 /// Everything a tool needs to run. Cheap to clone.
 #[derive(Clone)]
 pub struct ToolCtx {
-    /// The portal the tools answer from.
+    /// The portal the tools answer from, as the caller: a signed-in user's own token, or
+    /// the configured one.
     pub portal: Arc<Portal>,
+    /// The bridge's Actions Registry state (`None` when nothing is bridged), the same for
+    /// every caller.
+    pub actions: Option<Arc<ActionsState>>,
     /// This call: cancellation and progress.
     pub call: CallCtx,
 }
