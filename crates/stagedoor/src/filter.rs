@@ -24,7 +24,26 @@ use globset::{GlobBuilder, GlobMatcher};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::tools::Attributes;
+/// Hints about a tool's effects, as the filter language names them (`readOnly`,
+/// `destructive`, `idempotent`) and MCP publishes them as annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attributes {
+    /// Only reads.
+    pub read_only: bool,
+    /// May destroy data (meaningful only if not read-only).
+    pub destructive: bool,
+    /// Repeating a call has no further effect.
+    pub idempotent: bool,
+}
+
+impl Attributes {
+    /// A tool that only reads.
+    pub const READ_ONLY: Self = Self {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+    };
+}
 
 /// A compiled `id` glob.
 #[derive(Clone)]

@@ -32,5 +32,6 @@ pub mod mcp;
 pub mod portal;
 pub mod servers;
 pub mod shutdown;
+pub mod tool;
 pub mod tools;
 pub mod transport;

@@ -24,8 +24,9 @@ use crate::auth::Principal;
 use crate::bridge::BridgedTool;
 use crate::portal::Portal;
 use crate::servers::{Registry, ServedTool, View};
+use crate::tool::{CallCtx, Progress, ToolCtx, ToolDef};
+use crate::tools;
 use crate::tools::policy::ToolPolicy;
-use crate::tools::{self, CallCtx, Progress, ToolCtx, ToolDef};
 
 /// Default instructions sent to clients at initialization.
 pub const DEFAULT_INSTRUCTIONS: &str = "stagedoor answers from a Backstage developer portal. \
@@ -550,8 +551,8 @@ impl ServerHandler for Handler {
                 }
             }
             Err(e) => {
-                tracing::info!(tool = %name, principal = %principal.key(), outcome = "error", status = e.status, elapsed_ms, "tool call");
-                audit("error", e.status);
+                tracing::info!(tool = %name, principal = %principal.key(), outcome = "error", status = e.status(), elapsed_ms, "tool call");
+                audit("error", e.status());
                 CallToolResult::error(vec![ContentBlock::text(e.message)])
             }
         };

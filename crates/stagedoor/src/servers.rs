@@ -16,7 +16,8 @@ use tokio::sync::watch;
 use crate::bridge::{Bridge, BridgedTool, Discovery};
 use crate::config::actions::{ServerIdentity, ServersSettings};
 use crate::filter::{Filter, Rule};
-use crate::tools::{self, Attributes, ToolCtx, ToolEntry, ToolOutcome};
+use crate::tool::{Attributes, ToolCtx, ToolEntry, ToolOutcome};
+use crate::tools;
 
 /// Which group a tool belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

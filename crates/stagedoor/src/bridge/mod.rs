@@ -34,7 +34,7 @@ pub use tool::BridgedTool;
 
 use crate::config::actions::ActionsSettings;
 use crate::portal::{ActionSourceStatus, ActionsState, ActionsStatus, Portal};
-use crate::tools::{ToolCtx, ToolError, ToolOutcome};
+use crate::tool::{ToolCtx, ToolError, ToolOutcome};
 
 /// The discovered actions at one point in time.
 #[derive(Debug, Default)]

@@ -163,7 +163,7 @@ fn ctx(portal: &Arc<Portal>) -> ToolCtx {
     ToolCtx {
         portal: portal.clone(),
         actions: None,
-        call: crate::tools::CallCtx::default(),
+        call: crate::tool::CallCtx::default(),
     }
 }
 

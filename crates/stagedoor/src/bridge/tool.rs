@@ -6,7 +6,7 @@ use std::fmt;
 use backstage_client::{Action, BackstageError};
 use serde_json::{Map, Value};
 
-use crate::tools::{Attributes, ToolError};
+use crate::tool::{Attributes, ToolError};
 
 /// Most violations listed in one invalid-arguments message.
 const MAX_VIOLATIONS: usize = 20;
@@ -182,7 +182,7 @@ pub fn invoke_error(tool: &BridgedTool, err: &BackstageError) -> ToolError {
             }
             ToolError {
                 message: text,
-                status: Some(*status),
+                kind: crate::tool::ErrorKind::from_status(Some(*status)),
             }
         }
         other => ToolError::backstage(&format!("invoking action {}", tool.id()), other),

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::resolve::resolve;
 use super::shape::{self, Cursor, EntitySummary, filter_value};
-use super::{Attributes, ToolCtx, ToolDef, ToolError, ToolOutcome, output_schema_for, schema_for};
+use super::{Attributes, ToolCtx, ToolError};
+use crate::tool::{CuratedTool, Needs};
 
 /// Name of the search tool.
 pub const SEARCH: &str = "search_catalog";
@@ -76,18 +77,6 @@ impl FilterArg {
     }
 }
 
-/// The catalog tools, in listing order.
-pub(crate) fn entries() -> Vec<super::ToolEntry> {
-    use super::ToolEntry;
-    vec![
-        ToolEntry::new(search_definition(), false, search),
-        ToolEntry::new(get_entity_definition(), false, get_entity),
-        ToolEntry::new(get_entities_definition(), false, get_entities),
-        ToolEntry::new(related_definition(), false, related),
-        ToolEntry::new(facets_definition(), false, facets),
-    ]
-}
-
 // ---------------------------------------------------------------- search_catalog
 
 /// Arguments of `search_catalog`.
@@ -136,15 +125,21 @@ pub struct SearchOutput {
     pub next_cursor: Option<String>,
 }
 
-pub(crate) fn search_definition() -> ToolDef {
-    ToolDef {
-        id: format!("catalog:{SEARCH}"),
-        name: SEARCH.into(),
-        title: "Search the software catalog".into(),
-        description: "Search the Backstage software catalog by free text and filters (kind, type, owner, lifecycle, tags, namespace, system, or a raw Backstage filter expression). Returns compact summaries (ref, kind, title, description, owner, type, lifecycle, tags), the total count and a cursor for the next page. Use get_entity on a ref for full detail.".into(),
-        input_schema: schema_for::<SearchParams>(),
-        output_schema: output_schema_for::<SearchOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `search_catalog` tool.
+pub struct SearchCatalog;
+
+impl CuratedTool for SearchCatalog {
+    const FAMILY: &'static str = "catalog";
+    const NAME: &'static str = SEARCH;
+    const TITLE: &'static str = "Search the software catalog";
+    const DESCRIPTION: &'static str = "Search the Backstage software catalog by free text and filters (kind, type, owner, lifecycle, tags, namespace, system, or a raw Backstage filter expression). Returns compact summaries (ref, kind, title, description, owner, type, lifecycle, tags), the total count and a cursor for the next page. Use get_entity on a ref for full detail.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::AnyPortal;
+    type Params = SearchParams;
+    type Output = SearchOutput;
+
+    async fn run(ctx: ToolCtx, p: SearchParams) -> Result<SearchOutput, ToolError> {
+        search(ctx, p).await
     }
 }
 
@@ -304,7 +299,7 @@ pub(crate) async fn search_page(
     })
 }
 
-pub(crate) async fn search(ctx: ToolCtx, p: SearchParams) -> ToolOutcome {
+pub(crate) async fn search(ctx: ToolCtx, p: SearchParams) -> Result<SearchOutput, ToolError> {
     let CatalogPage {
         page,
         extra_fields,
@@ -321,15 +316,11 @@ pub(crate) async fn search(ctx: ToolCtx, p: SearchParams) -> ToolOutcome {
             s
         })
         .collect();
-    to_value(SearchOutput {
+    Ok(SearchOutput {
         items,
         total_items: page.total_items,
         next_cursor,
     })
-}
-
-pub(crate) fn to_value<T: Serialize>(out: T) -> ToolOutcome {
-    serde_json::to_value(out).map_err(|e| ToolError::invalid(format!("internal: {e}")))
 }
 
 // ---------------------------------------------------------------- get_entity
@@ -379,15 +370,21 @@ pub struct GetEntityOutput {
     pub relations: BTreeMap<String, Vec<RelatedRef>>,
 }
 
-pub(crate) fn get_entity_definition() -> ToolDef {
-    ToolDef {
-        id: format!("catalog:{GET_ENTITY}"),
-        name: GET_ENTITY.into(),
-        title: "Get a catalog entity".into(),
-        description: "Get one catalog entity by reference, with its relations resolved to refs and titles and grouped by type (ownedBy, dependsOn, providesApi, partOf, hasMember, ...). References are parsed leniently: `component:default/web`, `component:web`, or `web` with `kind`. An unknown reference returns close matches.".into(),
-        input_schema: schema_for::<GetEntityParams>(),
-        output_schema: output_schema_for::<GetEntityOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `get_entity` tool.
+pub struct GetEntity;
+
+impl CuratedTool for GetEntity {
+    const FAMILY: &'static str = "catalog";
+    const NAME: &'static str = GET_ENTITY;
+    const TITLE: &'static str = "Get a catalog entity";
+    const DESCRIPTION: &'static str = "Get one catalog entity by reference, with its relations resolved to refs and titles and grouped by type (ownedBy, dependsOn, providesApi, partOf, hasMember, ...). References are parsed leniently: `component:default/web`, `component:web`, or `web` with `kind`. An unknown reference returns close matches.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::AnyPortal;
+    type Params = GetEntityParams;
+    type Output = GetEntityOutput;
+
+    async fn run(ctx: ToolCtx, p: GetEntityParams) -> Result<GetEntityOutput, ToolError> {
+        get_entity(ctx, p).await
     }
 }
 
@@ -478,7 +475,10 @@ fn bounded_entity(entity: &Value, fields: Option<&[String]>) -> Value {
     e
 }
 
-pub(crate) async fn get_entity(ctx: ToolCtx, p: GetEntityParams) -> ToolOutcome {
+pub(crate) async fn get_entity(
+    ctx: ToolCtx,
+    p: GetEntityParams,
+) -> Result<GetEntityOutput, ToolError> {
     let (r, entity) = resolve(
         &ctx,
         &p.entity_ref,
@@ -487,7 +487,7 @@ pub(crate) async fn get_entity(ctx: ToolCtx, p: GetEntityParams) -> ToolOutcome 
     )
     .await?;
     let relations = resolve_relations(&ctx, &entity).await?;
-    to_value(GetEntityOutput {
+    Ok(GetEntityOutput {
         entity_ref: EntityRef::from_entity(&entity)
             .map(|x| x.to_string_ref())
             .unwrap_or_else(|| r.to_string_ref()),
@@ -529,19 +529,28 @@ pub struct GetEntitiesOutput {
     pub invalid: Vec<InvalidRef>,
 }
 
-pub(crate) fn get_entities_definition() -> ToolDef {
-    ToolDef {
-        id: format!("catalog:{GET_ENTITIES}"),
-        name: GET_ENTITIES.into(),
-        title: "Get several catalog entities".into(),
-        description: "Get up to 100 catalog entities by reference in one call. Missing and malformed references are reported in `missing` and `invalid` instead of failing the call.".into(),
-        input_schema: schema_for::<GetEntitiesParams>(),
-        output_schema: output_schema_for::<GetEntitiesOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `get_entities` tool.
+pub struct GetEntities;
+
+impl CuratedTool for GetEntities {
+    const FAMILY: &'static str = "catalog";
+    const NAME: &'static str = GET_ENTITIES;
+    const TITLE: &'static str = "Get several catalog entities";
+    const DESCRIPTION: &'static str = "Get up to 100 catalog entities by reference in one call. Missing and malformed references are reported in `missing` and `invalid` instead of failing the call.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::AnyPortal;
+    type Params = GetEntitiesParams;
+    type Output = GetEntitiesOutput;
+
+    async fn run(ctx: ToolCtx, p: GetEntitiesParams) -> Result<GetEntitiesOutput, ToolError> {
+        get_entities(ctx, p).await
     }
 }
 
-pub(crate) async fn get_entities(ctx: ToolCtx, p: GetEntitiesParams) -> ToolOutcome {
+pub(crate) async fn get_entities(
+    ctx: ToolCtx,
+    p: GetEntitiesParams,
+) -> Result<GetEntitiesOutput, ToolError> {
     if p.entity_refs.is_empty() {
         return Err(ToolError::invalid(
             "`entityRefs` must name at least one entity",
@@ -586,7 +595,7 @@ pub(crate) async fn get_entities(ctx: ToolCtx, p: GetEntitiesParams) -> ToolOutc
             None => missing.push(r.clone()),
         }
     }
-    to_value(GetEntitiesOutput {
+    Ok(GetEntitiesOutput {
         entities,
         missing,
         invalid,
@@ -663,15 +672,21 @@ pub struct RelatedOutput {
     pub truncated: bool,
 }
 
-pub(crate) fn related_definition() -> ToolDef {
-    ToolDef {
-        id: format!("catalog:{RELATED}"),
-        name: RELATED.into(),
-        title: "Walk entity relations".into(),
-        description: "Walk the catalog graph from one entity along chosen relation types (ownedBy/ownerOf, dependsOn/dependencyOf, providesApi/apiProvidedBy, consumesApi/apiConsumedBy, partOf/hasPart, memberOf/hasMember, parentOf/childOf) up to 3 hops. Returns the entities reached with their depth and the edges followed; cycles are visited once and the result is bounded.".into(),
-        input_schema: schema_for::<RelatedParams>(),
-        output_schema: output_schema_for::<RelatedOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `get_related_entities` tool.
+pub struct GetRelatedEntities;
+
+impl CuratedTool for GetRelatedEntities {
+    const FAMILY: &'static str = "catalog";
+    const NAME: &'static str = RELATED;
+    const TITLE: &'static str = "Walk entity relations";
+    const DESCRIPTION: &'static str = "Walk the catalog graph from one entity along chosen relation types (ownedBy/ownerOf, dependsOn/dependencyOf, providesApi/apiProvidedBy, consumesApi/apiConsumedBy, partOf/hasPart, memberOf/hasMember, parentOf/childOf) up to 3 hops. Returns the entities reached with their depth and the edges followed; cycles are visited once and the result is bounded.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::AnyPortal;
+    type Params = RelatedParams;
+    type Output = RelatedOutput;
+
+    async fn run(ctx: ToolCtx, p: RelatedParams) -> Result<RelatedOutput, ToolError> {
+        related(ctx, p).await
     }
 }
 
@@ -682,7 +697,7 @@ fn canonical_relation(name: &str) -> Option<&'static str> {
         .find(|t| t.eq_ignore_ascii_case(name.trim()))
 }
 
-pub(crate) async fn related(ctx: ToolCtx, p: RelatedParams) -> ToolOutcome {
+pub(crate) async fn related(ctx: ToolCtx, p: RelatedParams) -> Result<RelatedOutput, ToolError> {
     let depth = p.depth.unwrap_or(1);
     if !(1..=3).contains(&depth) {
         return Err(ToolError::invalid(format!(
@@ -825,7 +840,7 @@ pub(crate) async fn related(ctx: ToolCtx, p: RelatedParams) -> ToolOutcome {
         .into_iter()
         .filter(|e| kept.contains(e.source.as_str()) && kept.contains(e.target.as_str()))
         .collect();
-    to_value(RelatedOutput {
+    Ok(RelatedOutput {
         root: root_str,
         entities: nodes,
         edges,
@@ -880,19 +895,25 @@ pub struct FacetsOutput {
     pub facets: Vec<Facet>,
 }
 
-pub(crate) fn facets_definition() -> ToolDef {
-    ToolDef {
-        id: format!("catalog:{FACETS}"),
-        name: FACETS.into(),
-        title: "Count catalog values".into(),
-        description: "List the distinct values of catalog fields with how many entities have each (e.g. kind, spec.type, spec.owner, spec.lifecycle, metadata.tags), optionally under a kind or filter. Use it to learn valid filter values before searching.".into(),
-        input_schema: schema_for::<FacetsParams>(),
-        output_schema: output_schema_for::<FacetsOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `list_entity_facets` tool.
+pub struct ListEntityFacets;
+
+impl CuratedTool for ListEntityFacets {
+    const FAMILY: &'static str = "catalog";
+    const NAME: &'static str = FACETS;
+    const TITLE: &'static str = "Count catalog values";
+    const DESCRIPTION: &'static str = "List the distinct values of catalog fields with how many entities have each (e.g. kind, spec.type, spec.owner, spec.lifecycle, metadata.tags), optionally under a kind or filter. Use it to learn valid filter values before searching.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::AnyPortal;
+    type Params = FacetsParams;
+    type Output = FacetsOutput;
+
+    async fn run(ctx: ToolCtx, p: FacetsParams) -> Result<FacetsOutput, ToolError> {
+        facets(ctx, p).await
     }
 }
 
-pub(crate) async fn facets(ctx: ToolCtx, p: FacetsParams) -> ToolOutcome {
+pub(crate) async fn facets(ctx: ToolCtx, p: FacetsParams) -> Result<FacetsOutput, ToolError> {
     let names: Vec<String> = p
         .facets
         .iter()
@@ -953,7 +974,7 @@ pub(crate) async fn facets(ctx: ToolCtx, p: FacetsParams) -> ToolOutcome {
             }
         })
         .collect();
-    to_value(FacetsOutput { facets })
+    Ok(FacetsOutput { facets })
 }
 
 #[cfg(test)]

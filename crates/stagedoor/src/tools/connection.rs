@@ -11,8 +11,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Attributes, ToolCtx, ToolDef, ToolOutcome, output_schema_for, schema_for};
+use super::{Attributes, ToolCtx, ToolError};
 use crate::portal::{ActionsState, ActionsStatus, Portal};
+use crate::tool::{CuratedTool, Needs};
 
 /// Name of the tool.
 pub const NAME: &str = "check_connection";
@@ -117,26 +118,27 @@ pub struct Diagnosis {
     pub advice: Vec<String>,
 }
 
-pub(crate) fn definition() -> ToolDef {
-    ToolDef {
-        id: format!("diagnostics:{NAME}"),
-        name: NAME.into(),
-        title: "Check the Backstage connection".into(),
-        description: "Check the connection to Backstage: base URL, reachability and latency, the identity the token maps to, which plugins (catalog, scaffolder, techdocs, search) answer, which Actions Registry sources were listed, and what to fix if something is wrong. Call it first when other tools fail.".into(),
-        input_schema: schema_for::<Params>(),
-        output_schema: output_schema_for::<Diagnosis>(),
-        attributes: Attributes::READ_ONLY,
+/// The `check_connection` tool.
+pub struct CheckConnection;
+
+impl CuratedTool for CheckConnection {
+    const FAMILY: &'static str = "diagnostics";
+    const NAME: &'static str = NAME;
+    const TITLE: &'static str = "Check the Backstage connection";
+    const DESCRIPTION: &'static str = "Check the connection to Backstage: base URL, reachability and latency, the identity the token maps to, which plugins (catalog, scaffolder, techdocs, search) answer, which Actions Registry sources were listed, and what to fix if something is wrong. Call it first when other tools fail.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::Backstage;
+    type Params = Params;
+    type Output = Diagnosis;
+
+    async fn run(ctx: ToolCtx, p: Params) -> Result<Diagnosis, ToolError> {
+        run(ctx, p).await
     }
 }
 
-/// The diagnostics tools.
-pub(crate) fn entries() -> Vec<super::ToolEntry> {
-    vec![super::ToolEntry::new(definition(), true, run)]
-}
-
-pub(crate) async fn run(ctx: ToolCtx, _p: Params) -> ToolOutcome {
+pub(crate) async fn run(ctx: ToolCtx, _p: Params) -> Result<Diagnosis, ToolError> {
     let d = diagnose(&ctx.portal, ctx.actions.as_deref()).await;
-    serde_json::to_value(d).map_err(|e| super::ToolError::invalid(format!("internal: {e}")))
+    Ok(d)
 }
 
 fn ms(d: Duration) -> u64 {

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Attributes, ToolCtx, ToolDef, ToolError, ToolOutcome, output_schema_for, schema_for};
+use super::{Attributes, ToolCtx, ToolError};
 use crate::local::shown;
+use crate::tool::{CuratedTool, Needs};
 
 /// Name of the tool.
 pub const NAME: &str = "check_catalog";
@@ -63,24 +64,25 @@ pub struct Output {
     pub loaded_at: String,
 }
 
-pub(crate) fn definition() -> ToolDef {
-    ToolDef {
-        id: format!("local:{NAME}"),
-        name: NAME.into(),
-        title: "Check the local catalog".into(),
-        description: "Diagnose the local catalog: the paths and number of files read, entities per kind, and every load problem with its file and line (YAML syntax errors, invalid entities, duplicate refs, Location cycles, unreadable placeholders, TechDocs `dir:` sources without a readable mkdocs.yml). Use it when an entity seems missing or a catalog file was just edited.".into(),
-        input_schema: schema_for::<Params>(),
-        output_schema: output_schema_for::<Output>(),
-        attributes: Attributes::READ_ONLY,
+/// The `check_catalog` tool.
+pub struct CheckCatalog;
+
+impl CuratedTool for CheckCatalog {
+    const FAMILY: &'static str = "local";
+    const NAME: &'static str = NAME;
+    const TITLE: &'static str = "Check the local catalog";
+    const DESCRIPTION: &'static str = "Diagnose the local catalog: the paths and number of files read, entities per kind, and every load problem with its file and line (YAML syntax errors, invalid entities, duplicate refs, Location cycles, unreadable placeholders, TechDocs `dir:` sources without a readable mkdocs.yml). Use it when an entity seems missing or a catalog file was just edited.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::LocalOnly;
+    type Params = Params;
+    type Output = Output;
+
+    async fn run(ctx: ToolCtx, p: Params) -> Result<Output, ToolError> {
+        run(ctx, p).await
     }
 }
 
-/// The tool, listed only over a local catalog.
-pub(crate) fn entries() -> Vec<super::ToolEntry> {
-    vec![super::ToolEntry::new(definition(), false, run).local_only()]
-}
-
-pub(crate) async fn run(ctx: ToolCtx, p: Params) -> ToolOutcome {
+pub(crate) async fn run(ctx: ToolCtx, p: Params) -> Result<Output, ToolError> {
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ToolError::invalid(format!(
@@ -127,5 +129,5 @@ pub(crate) async fn run(ctx: ToolCtx, p: Params) -> ToolOutcome {
         reloads: catalog.reloads(),
         loaded_at: humantime::format_rfc3339_seconds(snap.loaded_at).to_string(),
     };
-    serde_json::to_value(out).map_err(|e| ToolError::invalid(format!("internal: {e}")))
+    Ok(out)
 }

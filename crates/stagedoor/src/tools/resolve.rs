@@ -147,6 +147,6 @@ pub(crate) async fn not_found(
     }
     ToolError {
         message: msg,
-        status: Some(404),
+        kind: crate::tool::ErrorKind::from_status(Some(404)),
     }
 }

@@ -19,28 +19,13 @@ pub mod values;
 use std::sync::Arc;
 
 use backstage_client::{BackstageError, EntityQuery, EntityRef, ParameterSchema};
-use serde::Serialize;
 use serde_json::Value;
 
-use super::{ToolCtx, ToolEntry, ToolError, ToolOutcome};
+use super::{ToolCtx, ToolError};
 
-/// The scaffolder tools, in listing order.
-pub(crate) fn entries() -> Vec<ToolEntry> {
-    vec![
-        ToolEntry::new(templates::list_definition(), false, templates::list),
-        ToolEntry::new(templates::get_definition(), false, templates::get),
-        ToolEntry::new(templates::validate_definition(), false, templates::validate),
-        ToolEntry::new(run::run_definition(), true, run::run),
-        ToolEntry::new(run::dry_run_definition(), true, run::dry_run),
-        ToolEntry::new(tasks::list_definition(), true, tasks::list),
-        ToolEntry::new(tasks::status_definition(), true, tasks::status),
-        ToolEntry::new(tasks::cancel_definition(), true, tasks::cancel),
-    ]
-}
-
-fn to_value<T: Serialize>(out: T) -> ToolOutcome {
-    serde_json::to_value(out).map_err(|e| ToolError::invalid(format!("internal: {e}")))
-}
+pub use run::{DryRunTemplate, RunTemplate};
+pub use tasks::{CancelTask, GetTaskStatus, ListTasks};
+pub use templates::{GetTemplate, ListTemplates, ValidateTemplateValues};
 
 /// Parses a lenient template reference: `hello-world`, `default/hello-world`,
 /// `template:hello-world` or `template:default/hello-world`.
@@ -125,7 +110,7 @@ async fn not_found(ctx: &ToolCtx, r: &EntityRef) -> ToolError {
     };
     ToolError {
         message: format!("No template {} in the catalog. {hint}", r.to_string_ref()),
-        status: Some(404),
+        kind: crate::tool::ErrorKind::from_status(Some(404)),
     }
 }
 
@@ -153,7 +138,7 @@ fn task_error(id: &str, what: &str, e: &BackstageError) -> ToolError {
             message: format!(
                 "No scaffolder task with id {id}. list_tasks lists recent tasks (the testbed and other in-memory setups forget tasks on restart)."
             ),
-            status: Some(404),
+            kind: crate::tool::ErrorKind::from_status(Some(404)),
         };
     }
     ToolError::backstage(&format!("{what} task {id}"), e)

@@ -9,11 +9,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::catalog::{GET_ENTITY, to_value};
+use super::catalog::GET_ENTITY;
 use super::shape::{self, decode_opaque, encode_opaque};
-use super::{
-    Attributes, ToolCtx, ToolDef, ToolEntry, ToolError, ToolOutcome, output_schema_for, schema_for,
-};
+use super::{Attributes, ToolCtx, ToolError};
+use crate::tool::{CuratedTool, Needs};
 
 /// Name of the tool.
 pub const SEARCH: &str = "search";
@@ -30,11 +29,6 @@ const TITLE_CHARS: usize = 200;
 /// Most filters accepted.
 const MAX_FILTERS: usize = 20;
 const RESTART: &str = "Repeat the search without `cursor` to start over.";
-
-/// The search tool.
-pub(crate) fn entries() -> Vec<ToolEntry> {
-    vec![ToolEntry::new(definition(), true, search)]
-}
 
 /// Arguments of `search`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -106,15 +100,21 @@ pub struct SearchOutput {
     pub next_cursor: Option<String>,
 }
 
-fn definition() -> ToolDef {
-    ToolDef {
-        id: format!("search:{SEARCH}"),
-        name: SEARCH.into(),
-        title: "Search the developer portal".into(),
-        description: "Full-text search over everything Backstage's search engine indexes: catalog entities (type software-catalog), TechDocs pages and sections (techdocs), and other document types the portal adds. Filter by `types` and field `filters`; page with `cursor`. Each hit has its type, title, a short extract with matches in **bold**, its location, and the entityRef (plus TechDocs path and section) to pass to the tool named in nextTool (get_entity or get_techdocs_page).".into(),
-        input_schema: schema_for::<SearchParams>(),
-        output_schema: output_schema_for::<SearchOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `search` tool.
+pub struct Search;
+
+impl CuratedTool for Search {
+    const FAMILY: &'static str = "search";
+    const NAME: &'static str = SEARCH;
+    const TITLE: &'static str = "Search the developer portal";
+    const DESCRIPTION: &'static str = "Full-text search over everything Backstage's search engine indexes: catalog entities (type software-catalog), TechDocs pages and sections (techdocs), and other document types the portal adds. Filter by `types` and field `filters`; page with `cursor`. Each hit has its type, title, a short extract with matches in **bold**, its location, and the entityRef (plus TechDocs path and section) to pass to the tool named in nextTool (get_entity or get_techdocs_page).";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::Backstage;
+    type Params = SearchParams;
+    type Output = SearchOutput;
+
+    async fn run(ctx: ToolCtx, p: SearchParams) -> Result<SearchOutput, ToolError> {
+        search(ctx, p).await
     }
 }
 
@@ -202,7 +202,7 @@ fn failure(q: &SearchQuery, err: &BackstageError) -> ToolError {
             message: format!(
                 "The search index is not built yet{detail}: Backstage builds it on a schedule shortly after it starts, and a document type appears once its collator has run. Retry in a minute; meanwhile search_catalog answers from the catalog directly."
             ),
-            status: err.status(),
+            kind: crate::tool::ErrorKind::from_status(err.status()),
         };
     }
     let mut e = ToolError::backstage("searching", err);
@@ -218,7 +218,7 @@ fn failure(q: &SearchQuery, err: &BackstageError) -> ToolError {
     e
 }
 
-async fn search(ctx: ToolCtx, p: SearchParams) -> ToolOutcome {
+async fn search(ctx: ToolCtx, p: SearchParams) -> Result<SearchOutput, ToolError> {
     let q = build_query(p)?;
     let set = ctx.portal.search(&q).await.map_err(|e| failure(&q, &e))?;
     let next_cursor = set.next_page_cursor.as_ref().map(|b| {
@@ -231,7 +231,7 @@ async fn search(ctx: ToolCtx, p: SearchParams) -> ToolOutcome {
             l: q.page_limit.unwrap_or(DEFAULT_LIMIT),
         })
     });
-    to_value(SearchOutput {
+    Ok(SearchOutput {
         items: set.results.iter().map(hit).collect(),
         total_items: set.number_of_results,
         next_cursor,

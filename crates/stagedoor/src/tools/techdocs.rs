@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use self::html::Heading;
 use self::paging::{PageCursor, parse_page_path, slice_chars};
 use self::site::{build_budget, docs_entity, ensure_site, rfc3339, site_pages};
-use super::{Attributes, ToolCtx, ToolDef, ToolEntry, ToolError, ToolOutcome};
-use super::{output_schema_for, schema_for};
+use super::{Attributes, ToolCtx, ToolError};
+use crate::tool::{CuratedTool, Needs};
 
 /// Name of the site tool.
 pub const GET_TECHDOCS: &str = "get_techdocs";
@@ -28,14 +28,6 @@ const MIN_MAX_CHARS: usize = 500;
 const MAX_MAX_CHARS: usize = 100_000;
 /// Pages or anchors named in an error message.
 const LISTED_IN_ERRORS: usize = 40;
-
-/// The TechDocs tools, in listing order.
-pub(crate) fn entries() -> Vec<ToolEntry> {
-    vec![
-        ToolEntry::new(get_techdocs_definition(), false, get_techdocs),
-        ToolEntry::new(get_page_definition(), false, get_page),
-    ]
-}
 
 // ---------------------------------------------------------------- shared output types
 
@@ -153,19 +145,28 @@ pub struct GetTechDocsOutput {
     pub build: Option<BuildReport>,
 }
 
-pub(crate) fn get_techdocs_definition() -> ToolDef {
-    ToolDef {
-        id: format!("techdocs:{GET_TECHDOCS}"),
-        name: GET_TECHDOCS.into(),
-        title: "Get an entity's TechDocs site".into(),
-        description: "Get the TechDocs site of a catalog entity: site name, description, build time and its pages in navigation order (path and title). If no site has been built yet, Backstage builds it now (progress notifications carry the build log) and the result says how long that took. Read a page with get_techdocs_page. Entities without the backstage.io/techdocs-ref annotation have no docs.".into(),
-        input_schema: schema_for::<GetTechDocsParams>(),
-        output_schema: output_schema_for::<GetTechDocsOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `get_techdocs` tool.
+pub struct GetTechdocs;
+
+impl CuratedTool for GetTechdocs {
+    const FAMILY: &'static str = "techdocs";
+    const NAME: &'static str = GET_TECHDOCS;
+    const TITLE: &'static str = "Get an entity's TechDocs site";
+    const DESCRIPTION: &'static str = "Get the TechDocs site of a catalog entity: site name, description, build time and its pages in navigation order (path and title). If no site has been built yet, Backstage builds it now (progress notifications carry the build log) and the result says how long that took. Read a page with get_techdocs_page. Entities without the backstage.io/techdocs-ref annotation have no docs.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::AnyPortal;
+    type Params = GetTechDocsParams;
+    type Output = GetTechDocsOutput;
+
+    async fn run(ctx: ToolCtx, p: GetTechDocsParams) -> Result<GetTechDocsOutput, ToolError> {
+        get_techdocs(ctx, p).await
     }
 }
 
-pub(crate) async fn get_techdocs(ctx: ToolCtx, p: GetTechDocsParams) -> ToolOutcome {
+pub(crate) async fn get_techdocs(
+    ctx: ToolCtx,
+    p: GetTechDocsParams,
+) -> Result<GetTechDocsOutput, ToolError> {
     let limit = p.limit.unwrap_or(DEFAULT_PAGE_LIMIT);
     if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
         return Err(ToolError::invalid(format!(
@@ -189,7 +190,7 @@ pub(crate) async fn get_techdocs(ctx: ToolCtx, p: GetTechDocsParams) -> ToolOutc
     let total = pages.len();
     let end = start.saturating_add(limit).min(total);
     let next_cursor = (end < total).then(|| encode_list_cursor(end));
-    to_value(GetTechDocsOutput {
+    Ok(GetTechDocsOutput {
         entity_ref: r.to_string_ref(),
         site_name: meta.site_name.clone(),
         site_description: meta.site_description.clone(),
@@ -288,19 +289,25 @@ pub struct GetPageOutput {
     pub build: Option<BuildReport>,
 }
 
-pub(crate) fn get_page_definition() -> ToolDef {
-    ToolDef {
-        id: format!("techdocs:{GET_PAGE}"),
-        name: GET_PAGE.into(),
-        title: "Read a TechDocs page".into(),
-        description: "Read one page of an entity's TechDocs as clean Markdown (navigation and theme chrome removed; headings, lists, code blocks with their language, tables and links kept). Long pages come in slices with a nextCursor and the total length, never cut silently; `section` returns one heading's section. Paths come from get_techdocs; a wrong path or anchor lists the valid ones.".into(),
-        input_schema: schema_for::<GetPageParams>(),
-        output_schema: output_schema_for::<GetPageOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `get_techdocs_page` tool.
+pub struct GetTechdocsPage;
+
+impl CuratedTool for GetTechdocsPage {
+    const FAMILY: &'static str = "techdocs";
+    const NAME: &'static str = GET_PAGE;
+    const TITLE: &'static str = "Read a TechDocs page";
+    const DESCRIPTION: &'static str = "Read one page of an entity's TechDocs as clean Markdown (navigation and theme chrome removed; headings, lists, code blocks with their language, tables and links kept). Long pages come in slices with a nextCursor and the total length, never cut silently; `section` returns one heading's section. Paths come from get_techdocs; a wrong path or anchor lists the valid ones.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::AnyPortal;
+    type Params = GetPageParams;
+    type Output = GetPageOutput;
+
+    async fn run(ctx: ToolCtx, p: GetPageParams) -> Result<GetPageOutput, ToolError> {
+        get_page(ctx, p).await
     }
 }
 
-pub(crate) async fn get_page(ctx: ToolCtx, p: GetPageParams) -> ToolOutcome {
+pub(crate) async fn get_page(ctx: ToolCtx, p: GetPageParams) -> Result<GetPageOutput, ToolError> {
     let budget = build_budget(p.build_timeout_seconds)?;
     let cursor = match p.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         Some(c) => Some(PageCursor::decode(c)?),
@@ -390,7 +397,7 @@ pub(crate) async fn get_page(ctx: ToolCtx, p: GetPageParams) -> ToolOutcome {
         }
         .encode()
     });
-    to_value(GetPageOutput {
+    Ok(GetPageOutput {
         entity_ref: shown,
         path: file,
         title: page.title,
@@ -460,7 +467,7 @@ async fn page_not_found(
     msg.push('.');
     ToolError {
         message: msg,
-        status: Some(404),
+        kind: crate::tool::ErrorKind::from_status(Some(404)),
     }
 }
 
@@ -480,10 +487,6 @@ fn list_anchors(headings: &[Heading]) -> String {
 }
 
 // ---------------------------------------------------------------- helpers
-
-fn to_value<T: Serialize>(out: T) -> ToolOutcome {
-    serde_json::to_value(out).map_err(|e| ToolError::invalid(format!("internal: {e}")))
-}
 
 #[cfg(test)]
 mod tests {

@@ -2,12 +2,15 @@
 
 use std::collections::HashSet;
 
+use serde_json::Value;
+
 use super::*;
 
 #[test]
 fn names_are_unique_valid_and_described() {
     let mut seen = HashSet::new();
-    for d in definitions() {
+    // Every tool of every mode (check_catalog is served only over a local catalog).
+    for d in registry().iter().map(|e| &e.def) {
         assert!(
             seen.insert(d.name.clone()),
             "duplicate tool name {}",
@@ -34,7 +37,8 @@ fn names_are_unique_valid_and_described() {
 
 #[test]
 fn schemas_are_inline_object_schemas() {
-    for d in definitions() {
+    // Every tool of every mode (check_catalog is served only over a local catalog).
+    for d in registry().iter().map(|e| &e.def) {
         for (what, schema) in [("input", &d.input_schema), ("output", &d.output_schema)] {
             assert_eq!(
                 schema.get("type"),

@@ -27,8 +27,8 @@ use serde_json::Value;
 
 use super::catalog::{self, CatalogPage, SearchParams};
 use super::shape::{self, owner_ref};
-use super::{Attributes, ToolCtx, ToolDef, ToolEntry, ToolOutcome};
-use super::{output_schema_for, schema_for};
+use super::{Attributes, ToolCtx, ToolError};
+use crate::tool::{CuratedTool, Needs};
 
 pub use model::{OperationInfo, SchemaInfo, ServerInfo};
 pub use view::{ByteRange, GetApiSpecOutput, GetApiSpecParams, ItemOut, SpecView, SummaryOut};
@@ -37,14 +37,6 @@ pub use view::{ByteRange, GetApiSpecOutput, GetApiSpecParams, ItemOut, SpecView,
 pub const LIST: &str = "list_api_specs";
 /// Name of the definition tool.
 pub const GET: &str = "get_api_spec";
-
-/// The API tools, in listing order.
-pub(crate) fn entries() -> Vec<ToolEntry> {
-    vec![
-        ToolEntry::new(list_definition(), false, list),
-        ToolEntry::new(get_definition(), false, view::get),
-    ]
-}
 
 // ---------------------------------------------------------------- list_api_specs
 
@@ -122,15 +114,21 @@ pub struct ListApisOutput {
     pub next_cursor: Option<String>,
 }
 
-fn list_definition() -> ToolDef {
-    ToolDef {
-        id: format!("apis:{LIST}"),
-        name: LIST.into(),
-        title: "List API specs".into(),
-        description: "List the APIs in the Backstage catalog, filtered by type (openapi, asyncapi, graphql, grpc, or any spec.type), owner, lifecycle, system, tags or free text. Returns compact summaries (ref, title, description, type, lifecycle, owner, system, how many entities provide and consume the API), the total count and a cursor for the next page. Use get_api_spec on a ref to read the definition.".into(),
-        input_schema: schema_for::<ListApisParams>(),
-        output_schema: output_schema_for::<ListApisOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `list_api_specs` tool.
+pub struct ListApiSpecs;
+
+impl CuratedTool for ListApiSpecs {
+    const FAMILY: &'static str = "apis";
+    const NAME: &'static str = LIST;
+    const TITLE: &'static str = "List API specs";
+    const DESCRIPTION: &'static str = "List the APIs in the Backstage catalog, filtered by type (openapi, asyncapi, graphql, grpc, or any spec.type), owner, lifecycle, system, tags or free text. Returns compact summaries (ref, title, description, type, lifecycle, owner, system, how many entities provide and consume the API), the total count and a cursor for the next page. Use get_api_spec on a ref to read the definition.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::AnyPortal;
+    type Params = ListApisParams;
+    type Output = ListApisOutput;
+
+    async fn run(ctx: ToolCtx, p: ListApisParams) -> Result<ListApisOutput, ToolError> {
+        list(ctx, p).await
     }
 }
 
@@ -174,7 +172,7 @@ fn api_summary(entity: &Value) -> ApiSummary {
     }
 }
 
-async fn list(ctx: ToolCtx, p: ListApisParams) -> ToolOutcome {
+async fn list(ctx: ToolCtx, p: ListApisParams) -> Result<ListApisOutput, ToolError> {
     let search = SearchParams {
         query: p.query,
         kind: Some("API".into()),
@@ -191,22 +189,28 @@ async fn list(ctx: ToolCtx, p: ListApisParams) -> ToolOutcome {
     let CatalogPage {
         page, next_cursor, ..
     } = catalog::search_page(&ctx, &search, &["spec.system", "relations"]).await?;
-    catalog::to_value(ListApisOutput {
+    Ok(ListApisOutput {
         items: page.items.iter().map(api_summary).collect(),
         total_items: page.total_items,
         next_cursor,
     })
 }
 
-fn get_definition() -> ToolDef {
-    ToolDef {
-        id: format!("apis:{GET}"),
-        name: GET.into(),
-        title: "Read an API definition".into(),
-        description: "Read one API's definition (OpenAPI/Swagger, AsyncAPI, GraphQL SDL, gRPC protobuf) from the catalog. view \"summary\" (default): title, version, servers and every operation (OpenAPI/AsyncAPI method, path and operationId; GraphQL root fields with arguments; gRPC rpcs with request/response types and streaming flags) plus the schema names, paged by `limit`. view \"operation\" or \"schema\" with `name`: one operation (operationId, \"METHOD /path\", Query.field, Service.Rpc) or one schema/type/message, with internal $refs resolved one level. view \"full\": the raw text paged by bytes with a cursor; the pages concatenate to the exact original. URLs and files named inside a spec are never fetched.".into(),
-        input_schema: schema_for::<GetApiSpecParams>(),
-        output_schema: output_schema_for::<GetApiSpecOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `get_api_spec` tool.
+pub struct GetApiSpec;
+
+impl CuratedTool for GetApiSpec {
+    const FAMILY: &'static str = "apis";
+    const NAME: &'static str = GET;
+    const TITLE: &'static str = "Read an API definition";
+    const DESCRIPTION: &'static str = "Read one API's definition (OpenAPI/Swagger, AsyncAPI, GraphQL SDL, gRPC protobuf) from the catalog. view \"summary\" (default): title, version, servers and every operation (OpenAPI/AsyncAPI method, path and operationId; GraphQL root fields with arguments; gRPC rpcs with request/response types and streaming flags) plus the schema names, paged by `limit`. view \"operation\" or \"schema\" with `name`: one operation (operationId, \"METHOD /path\", Query.field, Service.Rpc) or one schema/type/message, with internal $refs resolved one level. view \"full\": the raw text paged by bytes with a cursor; the pages concatenate to the exact original. URLs and files named inside a spec are never fetched.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::AnyPortal;
+    type Params = GetApiSpecParams;
+    type Output = GetApiSpecOutput;
+
+    async fn run(ctx: ToolCtx, p: GetApiSpecParams) -> Result<GetApiSpecOutput, ToolError> {
+        view::get(ctx, p).await
     }
 }
 

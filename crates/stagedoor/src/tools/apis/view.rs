@@ -7,9 +7,8 @@ use serde_json::Value;
 use super::detect::{self, Parsed};
 use super::model::{OperationInfo, SchemaInfo, ServerInfo};
 use super::paging::{SpecCursor, fingerprint, page_end};
-use crate::tools::catalog;
 use crate::tools::shape;
-use crate::tools::{ToolCtx, ToolError, ToolOutcome};
+use crate::tools::{ToolCtx, ToolError};
 
 /// Default operations per summary page.
 const DEFAULT_OPERATIONS: usize = 100;
@@ -146,8 +145,10 @@ pub struct GetApiSpecOutput {
     /// Size of the whole definition in bytes (UTF-8).
     pub total_bytes: usize,
     /// `summary` view.
+    // A `SummaryOut` whose strings from the spec are already bounded.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub summary: Option<SummaryOut>,
+    #[schemars(with = "Option<SummaryOut>")]
+    pub summary: Option<Value>,
     /// `full` view: this page of the raw text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -258,7 +259,7 @@ fn check_params(p: &GetApiSpecParams, view: SpecView) -> Result<(), ToolError> {
 }
 
 /// Runs `get_api_spec`.
-pub(super) async fn get(ctx: ToolCtx, p: GetApiSpecParams) -> ToolOutcome {
+pub(super) async fn get(ctx: ToolCtx, p: GetApiSpecParams) -> Result<GetApiSpecOutput, ToolError> {
     let cursor_arg = p.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty());
     let (resolved, entity) =
         super::super::resolve::resolve(&ctx, &p.entity_ref, Some("api"), p.namespace.as_deref())
@@ -312,7 +313,7 @@ pub(super) async fn get(ctx: ToolCtx, p: GetApiSpecParams) -> ToolOutcome {
     if view == SpecView::Full {
         full(&mut out, &text, cursor.as_ref(), p.max_bytes)?;
         out.format = detect::parse(&api_type, &text).format;
-        return catalog::to_value(out);
+        return Ok(out);
     }
     let parsed = detect::parse(&api_type, &text);
     out.format = parsed.format.clone();
@@ -321,12 +322,7 @@ pub(super) async fn get(ctx: ToolCtx, p: GetApiSpecParams) -> ToolOutcome {
         SpecView::Summary => summary(&mut out, &parsed, &text, cursor.as_ref(), p.limit),
         _ => item(&mut out, &parsed, view, p.name.as_deref().unwrap_or("")),
     }?;
-    let mut value = catalog::to_value(out)?;
-    if let Some(s) = value.get_mut("summary") {
-        // Names, paths and titles come from the spec: keep a hostile one from bloating the list.
-        shape::bound_strings(s, SUMMARY_STRING_CHARS, "; view \"full\" has it whole");
-    }
-    Ok(value)
+    Ok(out)
 }
 
 fn full(
@@ -427,7 +423,7 @@ fn summary(
             offset + 1
         ));
     }
-    out.summary = Some(SummaryOut {
+    let summary = SummaryOut {
         title: sum.title,
         version: sum.version,
         description: sum.description,
@@ -437,7 +433,16 @@ fn summary(
         total_operations: total,
         schemas,
         total_schemas,
-    });
+    };
+    let mut summary = serde_json::to_value(summary)
+        .map_err(|e| ToolError::internal(format!("the API summary cannot be serialized: {e}")))?;
+    // Names, paths and titles come from the spec: keep a hostile one from bloating the list.
+    shape::bound_strings(
+        &mut summary,
+        SUMMARY_STRING_CHARS,
+        "; view \"full\" has it whole",
+    );
+    out.summary = Some(summary);
     Ok(())
 }
 

@@ -22,10 +22,9 @@ use tokio::time::Instant;
 
 use super::report::{self, LogLine, StepState, TaskReport};
 use super::values::{self, AppliedDefault};
-use super::{entity_of, schema_of, task_error, template_ref, to_value};
-use crate::tools::{
-    Attributes, ToolCtx, ToolDef, ToolError, ToolOutcome, output_schema_for, schema_for,
-};
+use super::{entity_of, schema_of, task_error, template_ref};
+use crate::tool::{CuratedTool, Needs};
+use crate::tools::{Attributes, ToolCtx, ToolError};
 
 /// Name of the runner.
 pub const RUN: &str = "run_template";
@@ -92,28 +91,29 @@ pub struct RunOutput {
     pub applied_defaults: Vec<AppliedDefault>,
 }
 
-pub(crate) fn run_definition() -> ToolDef {
-    ToolDef {
-        id: format!("scaffolder:{RUN}"),
-        name: RUN.into(),
-        title: "Run a software template".into(),
-        description: "Run a software template: the values are checked first against the template's schemas (defaults applied) and refused with every violation named if invalid, so no task is created; otherwise a scaffolder task starts. By default the task id is returned at once (follow it with get_task_status). With `wait: true` the call follows the task to its end (at most maxWaitSeconds), sends each log line as a progress notification, and returns the final status, step statuses, output links and text, and the log tail; cancelling the call cancels the task.".into(),
-        input_schema: schema_for::<RunParams>(),
-        output_schema: output_schema_for::<RunOutput>(),
-        // Running a template is an external side effect (repositories, catalog entries), so
-        // it is not read-only, and running it twice does it twice, so not idempotent. It is
-        // not destructive in MCP's sense: templates create new things rather than overwrite
-        // or delete existing ones (MCP: "destructive: false — only additive updates"). A
-        // server that must not change anything sets `server.readOnly`, which removes it.
-        attributes: Attributes {
-            read_only: false,
-            destructive: false,
-            idempotent: false,
-        },
+/// The `run_template` tool.
+pub struct RunTemplate;
+
+impl CuratedTool for RunTemplate {
+    const FAMILY: &'static str = "scaffolder";
+    const NAME: &'static str = RUN;
+    const TITLE: &'static str = "Run a software template";
+    const DESCRIPTION: &'static str = "Run a software template: the values are checked first against the template's schemas (defaults applied) and refused with every violation named if invalid, so no task is created; otherwise a scaffolder task starts. By default the task id is returned at once (follow it with get_task_status). With `wait: true` the call follows the task to its end (at most maxWaitSeconds), sends each log line as a progress notification, and returns the final status, step statuses, output links and text, and the log tail; cancelling the call cancels the task.";
+    const ATTRIBUTES: Attributes = Attributes {
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+    };
+    const NEEDS: Needs = Needs::Backstage;
+    type Params = RunParams;
+    type Output = RunOutput;
+
+    async fn run(ctx: ToolCtx, p: RunParams) -> Result<RunOutput, ToolError> {
+        run(ctx, p).await
     }
 }
 
-pub(crate) async fn run(ctx: ToolCtx, p: RunParams) -> ToolOutcome {
+pub(crate) async fn run(ctx: ToolCtx, p: RunParams) -> Result<RunOutput, ToolError> {
     let r = template_ref(&p.template_ref)?;
     let wait = p.wait.unwrap_or(false);
     let max_wait = p.max_wait_seconds.unwrap_or(DEFAULT_MAX_WAIT_SECS);
@@ -165,7 +165,7 @@ pub(crate) async fn run(ctx: ToolCtx, p: RunParams) -> ToolOutcome {
             error: None,
             last_event_id: None,
         };
-        return to_value(RunOutput {
+        return Ok(RunOutput {
             message: format!(
                 "Started task {id} for {template}. Follow it with get_task_status (taskId {id}); cancel it with cancel_task."
             ),
@@ -176,7 +176,7 @@ pub(crate) async fn run(ctx: ToolCtx, p: RunParams) -> ToolOutcome {
         });
     }
     let followed = follow(&ctx, &id, Duration::from_secs(max_wait), tail).await?;
-    to_value(RunOutput {
+    Ok(RunOutput {
         message: followed.message,
         task: followed.report,
         timed_out: followed.timed_out,
@@ -401,21 +401,25 @@ pub struct DryRunOutput {
     pub applied_defaults: Vec<AppliedDefault>,
 }
 
-pub(crate) fn dry_run_definition() -> ToolDef {
-    ToolDef {
-        id: format!("scaffolder:{DRY_RUN}"),
-        name: DRY_RUN.into(),
-        title: "Dry-run a software template".into(),
-        description: "Dry-run a software template in Backstage: the steps run in dry-run mode (actions that would change the outside world only pretend), nothing is created and no task is recorded. Values are checked and defaults applied first, as for run_template. Returns each step's status, the log, the rendered output and the files the steps would write. Templates that fetch files relative to themselves (e.g. fetch:template from ./skeleton) cannot be dry-run this way.".into(),
-        input_schema: schema_for::<DryRunParams>(),
-        output_schema: output_schema_for::<DryRunOutput>(),
-        // The scaffolder only pretends in a dry run and keeps no record, like the official
-        // plugin's read-only `dry-run-template` action.
-        attributes: Attributes::READ_ONLY,
+/// The `dry_run_template` tool.
+pub struct DryRunTemplate;
+
+impl CuratedTool for DryRunTemplate {
+    const FAMILY: &'static str = "scaffolder";
+    const NAME: &'static str = DRY_RUN;
+    const TITLE: &'static str = "Dry-run a software template";
+    const DESCRIPTION: &'static str = "Dry-run a software template in Backstage: the steps run in dry-run mode (actions that would change the outside world only pretend), nothing is created and no task is recorded. Values are checked and defaults applied first, as for run_template. Returns each step's status, the log, the rendered output and the files the steps would write. Templates that fetch files relative to themselves (e.g. fetch:template from ./skeleton) cannot be dry-run this way.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::Backstage;
+    type Params = DryRunParams;
+    type Output = DryRunOutput;
+
+    async fn run(ctx: ToolCtx, p: DryRunParams) -> Result<DryRunOutput, ToolError> {
+        dry_run(ctx, p).await
     }
 }
 
-pub(crate) async fn dry_run(ctx: ToolCtx, p: DryRunParams) -> ToolOutcome {
+pub(crate) async fn dry_run(ctx: ToolCtx, p: DryRunParams) -> Result<DryRunOutput, ToolError> {
     let r = template_ref(&p.template_ref)?;
     let template = r.to_string_ref();
     check_secrets(p.secrets.as_ref())?;
@@ -485,7 +489,7 @@ pub(crate) async fn dry_run(ctx: ToolCtx, p: DryRunParams) -> ToolOutcome {
     if let Some(o) = output.as_mut() {
         crate::tools::shape::bound_strings(o, 2_000, "");
     }
-    to_value(DryRunOutput {
+    Ok(DryRunOutput {
         template_ref: template,
         steps,
         log,
@@ -504,7 +508,7 @@ fn dry_run_error(template: &str, e: &BackstageError) -> ToolError {
             message: format!(
                 "Backstage could not dry-run {template}: a step reads files stored next to the template ({message}). The scaffolder's dry-run API only sees files sent with the request, and Backstage offers no way to read a template's own directory, so this template cannot be dry-run remotely; check its values with validate_template_values instead."
             ),
-            status: e.status(),
+            kind: crate::tool::ErrorKind::from_status(e.status()),
         };
     }
     ToolError::backstage(&format!("dry-running {template}"), e)

@@ -10,11 +10,10 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::report::{self, LogLine, TaskReport};
-use super::{task_error, task_id, to_value};
+use super::{task_error, task_id};
+use crate::tool::{CuratedTool, Needs};
 use crate::tools::connection::token_identity;
-use crate::tools::{
-    Attributes, ToolCtx, ToolDef, ToolError, ToolOutcome, output_schema_for, schema_for,
-};
+use crate::tools::{Attributes, ToolCtx, ToolError};
 
 /// Name of the task listing.
 pub const LIST: &str = "list_tasks";
@@ -125,15 +124,21 @@ impl TaskCursor {
     }
 }
 
-pub(crate) fn list_definition() -> ToolDef {
-    ToolDef {
-        id: format!("scaffolder:{LIST}"),
-        name: LIST.into(),
-        title: "List scaffolder tasks".into(),
-        description: "List scaffolder tasks (template runs), newest first, filtered by status and by who started them (`owned: true` for the user behind a user token). Returns each task's id, status, template and creation time, with a cursor for the next page. Use get_task_status on a task id for steps, output and logs.".into(),
-        input_schema: schema_for::<ListParams>(),
-        output_schema: output_schema_for::<ListOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `list_tasks` tool.
+pub struct ListTasks;
+
+impl CuratedTool for ListTasks {
+    const FAMILY: &'static str = "scaffolder";
+    const NAME: &'static str = LIST;
+    const TITLE: &'static str = "List scaffolder tasks";
+    const DESCRIPTION: &'static str = "List scaffolder tasks (template runs), newest first, filtered by status and by who started them (`owned: true` for the user behind a user token). Returns each task's id, status, template and creation time, with a cursor for the next page. Use get_task_status on a task id for steps, output and logs.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::Backstage;
+    type Params = ListParams;
+    type Output = ListOutput;
+
+    async fn run(ctx: ToolCtx, p: ListParams) -> Result<ListOutput, ToolError> {
+        list(ctx, p).await
     }
 }
 
@@ -154,7 +159,7 @@ fn statuses(input: &[String]) -> Result<Vec<String>, ToolError> {
         .collect()
 }
 
-pub(crate) async fn list(ctx: ToolCtx, p: ListParams) -> ToolOutcome {
+pub(crate) async fn list(ctx: ToolCtx, p: ListParams) -> Result<ListOutput, ToolError> {
     let cursor = match p.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         Some(c) => TaskCursor::decode(c)?,
         None => {
@@ -236,7 +241,7 @@ pub(crate) async fn list(ctx: ToolCtx, p: ListParams) -> ToolOutcome {
             last_heartbeat_at: t.last_heartbeat_at.clone(),
         })
         .collect();
-    to_value(ListOutput {
+    Ok(ListOutput {
         items,
         total_tasks: page.total_tasks,
         created_by: cursor.c,
@@ -277,19 +282,25 @@ pub struct StatusOutput {
     pub earlier_omitted: Option<usize>,
 }
 
-pub(crate) fn status_definition() -> ToolDef {
-    ToolDef {
-        id: format!("scaffolder:{STATUS}"),
-        name: STATUS.into(),
-        title: "Get a scaffolder task's status".into(),
-        description: "Get the state of a scaffolder task: its status, every step with its status, the rendered output (links, text) once done, the error if it failed, and its log lines without colour codes — the latest ones, or those after an event id (`after`) to follow a running task. Bounded by maxEvents.".into(),
-        input_schema: schema_for::<StatusParams>(),
-        output_schema: output_schema_for::<StatusOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `get_task_status` tool.
+pub struct GetTaskStatus;
+
+impl CuratedTool for GetTaskStatus {
+    const FAMILY: &'static str = "scaffolder";
+    const NAME: &'static str = STATUS;
+    const TITLE: &'static str = "Get a scaffolder task's status";
+    const DESCRIPTION: &'static str = "Get the state of a scaffolder task: its status, every step with its status, the rendered output (links, text) once done, the error if it failed, and its log lines without colour codes — the latest ones, or those after an event id (`after`) to follow a running task. Bounded by maxEvents.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::Backstage;
+    type Params = StatusParams;
+    type Output = StatusOutput;
+
+    async fn run(ctx: ToolCtx, p: StatusParams) -> Result<StatusOutput, ToolError> {
+        status(ctx, p).await
     }
 }
 
-pub(crate) async fn status(ctx: ToolCtx, p: StatusParams) -> ToolOutcome {
+pub(crate) async fn status(ctx: ToolCtx, p: StatusParams) -> Result<StatusOutput, ToolError> {
     let id = task_id(&p.task_id)?;
     let max = p.max_events.unwrap_or(DEFAULT_EVENTS);
     if max > MAX_EVENTS {
@@ -329,7 +340,7 @@ pub(crate) async fn status(ctx: ToolCtx, p: StatusParams) -> ToolOutcome {
             (page, None, (skip > 0).then_some(skip))
         }
     };
-    to_value(StatusOutput {
+    Ok(StatusOutput {
         task: report,
         log,
         more_after,
@@ -363,25 +374,29 @@ pub struct CancelOutput {
     pub message: String,
 }
 
-pub(crate) fn cancel_definition() -> ToolDef {
-    ToolDef {
-        id: format!("scaffolder:{CANCEL}"),
-        name: CANCEL.into(),
-        title: "Cancel a scaffolder task".into(),
-        description: "Cancel a running scaffolder task: Backstage stops the current step and skips the rest (work already done, such as a created repository, stays). A task that has already ended is left alone. Returns the status after a few seconds of watching the task stop.".into(),
-        input_schema: schema_for::<CancelParams>(),
-        output_schema: output_schema_for::<CancelOutput>(),
-        // Destructive: it stops work in progress, and what a cancelled task would have done
-        // is lost (a retry starts over). Idempotent: cancelling again changes nothing.
-        attributes: Attributes {
-            read_only: false,
-            destructive: true,
-            idempotent: true,
-        },
+/// The `cancel_task` tool.
+pub struct CancelTask;
+
+impl CuratedTool for CancelTask {
+    const FAMILY: &'static str = "scaffolder";
+    const NAME: &'static str = CANCEL;
+    const TITLE: &'static str = "Cancel a scaffolder task";
+    const DESCRIPTION: &'static str = "Cancel a running scaffolder task: Backstage stops the current step and skips the rest (work already done, such as a created repository, stays). A task that has already ended is left alone. Returns the status after a few seconds of watching the task stop.";
+    const ATTRIBUTES: Attributes = Attributes {
+        read_only: false,
+        destructive: true,
+        idempotent: true,
+    };
+    const NEEDS: Needs = Needs::Backstage;
+    type Params = CancelParams;
+    type Output = CancelOutput;
+
+    async fn run(ctx: ToolCtx, p: CancelParams) -> Result<CancelOutput, ToolError> {
+        cancel(ctx, p).await
     }
 }
 
-pub(crate) async fn cancel(ctx: ToolCtx, p: CancelParams) -> ToolOutcome {
+pub(crate) async fn cancel(ctx: ToolCtx, p: CancelParams) -> Result<CancelOutput, ToolError> {
     let id = task_id(&p.task_id)?;
     let task = ctx
         .portal
@@ -389,7 +404,7 @@ pub(crate) async fn cancel(ctx: ToolCtx, p: CancelParams) -> ToolOutcome {
         .await
         .map_err(|e| task_error(&id, "reading", &e))?;
     if is_final_status(&task.status) {
-        return to_value(CancelOutput {
+        return Ok(CancelOutput {
             message: format!(
                 "Task {id} had already ended with status {}; nothing to cancel.",
                 task.status
@@ -420,7 +435,7 @@ pub(crate) async fn cancel(ctx: ToolCtx, p: CancelParams) -> ToolOutcome {
         }
     }
     let finished = is_final_status(&status);
-    to_value(CancelOutput {
+    Ok(CancelOutput {
         message: if finished {
             format!("Cancelled task {id}; it stopped with status {status}.")
         } else {

@@ -7,11 +7,10 @@ use serde_json::{Map, Value};
 
 use super::fields::{self, TemplateField};
 use super::values::{self, AppliedDefault, Violation};
-use super::{entity_of, schema_of, template_ref, to_value};
+use super::{entity_of, schema_of, template_ref};
+use crate::tool::{CuratedTool, Needs};
 use crate::tools::shape::{self, Cursor, filter_value};
-use crate::tools::{
-    Attributes, ToolCtx, ToolDef, ToolError, ToolOutcome, output_schema_for, schema_for,
-};
+use crate::tools::{Attributes, ToolCtx, ToolError};
 
 /// Name of the template listing.
 pub const LIST: &str = "list_templates";
@@ -88,15 +87,21 @@ pub struct ListOutput {
     pub next_cursor: Option<String>,
 }
 
-pub(crate) fn list_definition() -> ToolDef {
-    ToolDef {
-        id: format!("scaffolder:{LIST}"),
-        name: LIST.into(),
-        title: "List software templates".into(),
-        description: "List the scaffolder's software templates (what can be created: services, websites, libraries, ...), filtered by free text, tags, owner or type. Returns each template's ref, title, description, owner, type and tags, with a cursor for the next page. Use get_template on a ref to learn its parameters.".into(),
-        input_schema: schema_for::<ListParams>(),
-        output_schema: output_schema_for::<ListOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `list_templates` tool.
+pub struct ListTemplates;
+
+impl CuratedTool for ListTemplates {
+    const FAMILY: &'static str = "scaffolder";
+    const NAME: &'static str = LIST;
+    const TITLE: &'static str = "List software templates";
+    const DESCRIPTION: &'static str = "List the scaffolder's software templates (what can be created: services, websites, libraries, ...), filtered by free text, tags, owner or type. Returns each template's ref, title, description, owner, type and tags, with a cursor for the next page. Use get_template on a ref to learn its parameters.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::AnyPortal;
+    type Params = ListParams;
+    type Output = ListOutput;
+
+    async fn run(ctx: ToolCtx, p: ListParams) -> Result<ListOutput, ToolError> {
+        list(ctx, p).await
     }
 }
 
@@ -117,7 +122,7 @@ fn list_filter(p: &ListParams) -> Result<String, ToolError> {
     Ok(parts.join(","))
 }
 
-pub(crate) async fn list(ctx: ToolCtx, p: ListParams) -> ToolOutcome {
+pub(crate) async fn list(ctx: ToolCtx, p: ListParams) -> Result<ListOutput, ToolError> {
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ToolError::invalid(format!(
@@ -185,7 +190,7 @@ pub(crate) async fn list(ctx: ToolCtx, p: ListParams) -> ToolOutcome {
         }
         .encode()
     });
-    to_value(ListOutput {
+    Ok(ListOutput {
         items,
         total_items: page.total_items,
         next_cursor,
@@ -256,15 +261,21 @@ pub struct GetOutput {
     pub steps: Vec<TemplateStep>,
 }
 
-pub(crate) fn get_definition() -> ToolDef {
-    ToolDef {
-        id: format!("scaffolder:{GET}"),
-        name: GET.into(),
-        title: "Get a template's parameters".into(),
-        description: "Get everything needed to fill in a software template: every field of every form page, flattened (name, type, required, default, enum and labels, pattern, limits, description, ui:field/ui:widget), with guidance for picker fields (EntityPicker, OwnerPicker, ... name the exact search_catalog call that lists valid values; RepoUrlPicker gives the host?owner=..&repo=.. format and allowed hosts), and the steps the template runs. Next: validate_template_values, then run_template.".into(),
-        input_schema: schema_for::<GetParams>(),
-        output_schema: output_schema_for::<GetOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `get_template` tool.
+pub struct GetTemplate;
+
+impl CuratedTool for GetTemplate {
+    const FAMILY: &'static str = "scaffolder";
+    const NAME: &'static str = GET;
+    const TITLE: &'static str = "Get a template's parameters";
+    const DESCRIPTION: &'static str = "Get everything needed to fill in a software template: every field of every form page, flattened (name, type, required, default, enum and labels, pattern, limits, description, ui:field/ui:widget), with guidance for picker fields (EntityPicker, OwnerPicker, ... name the exact search_catalog call that lists valid values; RepoUrlPicker gives the host?owner=..&repo=.. format and allowed hosts), and the steps the template runs. Next: validate_template_values, then run_template.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::AnyPortal;
+    type Params = GetParams;
+    type Output = GetOutput;
+
+    async fn run(ctx: ToolCtx, p: GetParams) -> Result<GetOutput, ToolError> {
+        get(ctx, p).await
     }
 }
 
@@ -296,7 +307,7 @@ fn steps_of(entity: &Value) -> Vec<TemplateStep> {
         .unwrap_or_default()
 }
 
-pub(crate) async fn get(ctx: ToolCtx, p: GetParams) -> ToolOutcome {
+pub(crate) async fn get(ctx: ToolCtx, p: GetParams) -> Result<GetOutput, ToolError> {
     let r = template_ref(&p.template_ref)?;
     let (schema, entity) = futures::join!(schema_of(&ctx, &r), entity_of(&ctx, &r));
     let schema = schema?;
@@ -318,7 +329,7 @@ pub(crate) async fn get(ctx: ToolCtx, p: GetParams) -> ToolOutcome {
             description: s.description.clone(),
         })
         .collect();
-    to_value(GetOutput {
+    Ok(GetOutput {
         template_ref: r.to_string_ref(),
         title: if schema.title.is_empty() {
             r.name.clone()
@@ -364,23 +375,29 @@ pub struct ValidateOutput {
     pub values: Map<String, Value>,
 }
 
-pub(crate) fn validate_definition() -> ToolDef {
-    ToolDef {
-        id: format!("scaffolder:{VALIDATE}"),
-        name: VALIDATE.into(),
-        title: "Check values for a template".into(),
-        description: "Check values against a template's parameter schemas without running anything: defaults are applied first (and listed), then every violation is reported with its JSON path and a readable message, including keys the template does not have. The answer is data (valid, errors, appliedDefaults, values), so fix the errors and check again before run_template.".into(),
-        input_schema: schema_for::<ValidateParams>(),
-        output_schema: output_schema_for::<ValidateOutput>(),
-        attributes: Attributes::READ_ONLY,
+/// The `validate_template_values` tool.
+pub struct ValidateTemplateValues;
+
+impl CuratedTool for ValidateTemplateValues {
+    const FAMILY: &'static str = "scaffolder";
+    const NAME: &'static str = VALIDATE;
+    const TITLE: &'static str = "Check values for a template";
+    const DESCRIPTION: &'static str = "Check values against a template's parameter schemas without running anything: defaults are applied first (and listed), then every violation is reported with its JSON path and a readable message, including keys the template does not have. The answer is data (valid, errors, appliedDefaults, values), so fix the errors and check again before run_template.";
+    const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
+    const NEEDS: Needs = Needs::AnyPortal;
+    type Params = ValidateParams;
+    type Output = ValidateOutput;
+
+    async fn run(ctx: ToolCtx, p: ValidateParams) -> Result<ValidateOutput, ToolError> {
+        validate(ctx, p).await
     }
 }
 
-pub(crate) async fn validate(ctx: ToolCtx, p: ValidateParams) -> ToolOutcome {
+pub(crate) async fn validate(ctx: ToolCtx, p: ValidateParams) -> Result<ValidateOutput, ToolError> {
     let r = template_ref(&p.template_ref)?;
     let schema = schema_of(&ctx, &r).await?;
     let report = values::check(&schema.steps, &p.values);
-    to_value(ValidateOutput {
+    Ok(ValidateOutput {
         template_ref: r.to_string_ref(),
         valid: report.valid,
         errors: report.errors,

@@ -111,7 +111,7 @@ pub(super) async fn ensure_site(
                     "The docs of {shown} are not built, and Backstage's sync did not build them: either it already checked this entity less than a minute ago (try again in a minute), or it is configured not to build docs itself (techdocs.builder: external, where CI publishes sites with techdocs-cli)."
                 )
             },
-            status: Some(404),
+            kind: crate::tool::ErrorKind::from_status(Some(404)),
         }),
         Err(e) => Err(ToolError::backstage(&reading(), &e)),
     }
@@ -169,7 +169,7 @@ async fn build(ctx: &ToolCtx, r: &EntityRef, budget: Duration) -> Result<BuildRe
                     format!("\nLast build log lines:\n{}", tail.join("\n"))
                 }
             ),
-            status: None,
+            kind: crate::tool::ErrorKind::from_status(None),
         }),
         Err(BackstageError::Timeout { .. }) => Err(ToolError {
             message: format!(
@@ -179,7 +179,7 @@ async fn build(ctx: &ToolCtx, r: &EntityRef, budget: Duration) -> Result<BuildRe
                     .map(|l| format!(" Last build log line: {l}"))
                     .unwrap_or_default()
             ),
-            status: None,
+            kind: crate::tool::ErrorKind::from_status(None),
         }),
         Err(e) => Err(ToolError::backstage(
             &format!("building the TechDocs site of {shown}"),

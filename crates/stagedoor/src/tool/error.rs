@@ -1,14 +1,43 @@
-//! Tool failures as text a model can act on: one place classifies every Backstage error.
+//! Tool failures as text a model can act on, with a kind that says whose failure it is:
+//! one place classifies every Backstage error.
 
 use backstage_client::BackstageError;
+
+/// Whose failure a [`ToolError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad arguments: the model should fix its call.
+    Invalid,
+    /// Backstage failed or refused (with its HTTP status when it answered).
+    Backstage {
+        /// The HTTP status Backstage answered, if it answered.
+        status: Option<u16>,
+    },
+    /// The caller may not do this (read-only mode, token restrictions).
+    Refused,
+    /// What was asked for does not exist.
+    NotFound,
+    /// stagedoor itself failed; not the caller's fault.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The kind of an error that carries Backstage's HTTP `status` (a 404 is "not found").
+    pub fn from_status(status: Option<u16>) -> Self {
+        match status {
+            Some(404) => Self::NotFound,
+            status => Self::Backstage { status },
+        }
+    }
+}
 
 /// A tool call that failed; becomes an `isError` result with [`ToolError::message`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolError {
     /// The message for the model: what failed and what to do next.
     pub message: String,
-    /// The Backstage HTTP status involved, if any (for logs and audit).
-    pub status: Option<u16>,
+    /// Whose failure it is.
+    pub kind: ErrorKind,
 }
 
 impl ToolError {
@@ -16,7 +45,32 @@ impl ToolError {
     pub fn invalid(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
-            status: None,
+            kind: ErrorKind::Invalid,
+        }
+    }
+
+    /// stagedoor itself failed (e.g. an answer that cannot be serialized).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind: ErrorKind::Internal,
+        }
+    }
+
+    /// The caller may not do this.
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind: ErrorKind::Refused,
+        }
+    }
+
+    /// The HTTP status Backstage answered, if any (for logs and audit).
+    pub fn status(&self) -> Option<u16> {
+        match self.kind {
+            ErrorKind::Backstage { status } => status,
+            ErrorKind::NotFound => Some(404),
+            _ => None,
         }
     }
 
@@ -82,7 +136,7 @@ impl ToolError {
         };
         Self {
             message: format!("Failed while {what}: {advice}"),
-            status: err.status(),
+            kind: ErrorKind::from_status(err.status()),
         }
     }
 }
