@@ -6,6 +6,8 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
+use crate::access::Access;
+use crate::auth::Principal;
 use crate::bridge::Bridge;
 use crate::config::settings::{CatalogSettings, LogFormat};
 use crate::config::{self, ConfigError, Env, Overrides, Settings, Transport};
@@ -13,7 +15,6 @@ use crate::local::{LocalCatalog, watch};
 use crate::mcp::{self, Handler};
 use crate::portal::Portal;
 use crate::servers::{Registry, ServedTool};
-use crate::tools::policy::ToolPolicy;
 use crate::tools::{self, connection};
 use crate::transport;
 
@@ -250,10 +251,9 @@ pub fn registry(settings: &Settings, portal: &Arc<Portal>) -> Arc<Registry> {
         + std::time::Duration::from_secs(1);
     Registry::new(
         &settings.servers,
-        settings.actions.filter.clone(),
+        Access::from_settings(settings, portal.is_local()),
         bridge,
         list_wait,
-        portal.is_local(),
     )
 }
 
@@ -342,9 +342,7 @@ pub async fn serve(settings: Settings, server_key: Option<String>) -> i32 {
         },
         None => None,
     };
-    let handler = Handler::with_registry(portal.clone(), registry)
-        .with_policy(ToolPolicy::from_settings(&settings.server))
-        .with_audit(audit);
+    let handler = Handler::with_registry(portal.clone(), registry).with_audit(audit);
     let result = match settings.server.transport {
         Transport::Stdio => {
             let handler = match handler.for_server(server_key.as_deref()) {
@@ -438,10 +436,9 @@ pub async fn list_tools(settings: &Settings, json_out: bool, server_key: Option<
         // Without a Backstage the curated tools can still be shown.
         Err(_) => Registry::new(
             &settings.servers,
-            settings.actions.filter.clone(),
+            Access::from_settings(settings, settings.catalog.is_some()),
             None,
             std::time::Duration::ZERO,
-            settings.catalog.is_some(),
         ),
     };
     for line in warn_unmatched_rules(&registry) {
@@ -449,14 +446,16 @@ pub async fn list_tools(settings: &Settings, json_out: bool, server_key: Option<
     }
     let index = registry.index_of(server_key).unwrap_or(0);
     let view = registry.view(index);
-    let policy = ToolPolicy::from_settings(&settings.server);
+    // The operator at the terminal: what an unrestricted caller of this server sees.
+    let server = server_key.unwrap_or("default");
+    let access = registry.access();
     let shown: Vec<(&ServedTool, Value)> = view
         .tools
         .iter()
         .zip(mcp::view_json(&view))
         .filter(|(t, _)| {
-            policy
-                .refusal_for(t.name(), t.attributes().read_only)
+            access
+                .refusal(&Principal::Local, server, &t.facts())
                 .is_none()
         })
         .collect();
@@ -507,7 +506,7 @@ pub async fn list_tools(settings: &Settings, json_out: bool, server_key: Option<
         );
     }
     println!("\nHINTS: R read-only, D destructive, I idempotent.");
-    if policy.read_only {
+    if access.read_only {
         println!(
             "Read-only (server.readOnly / --read-only): tools that change something are not served."
         );

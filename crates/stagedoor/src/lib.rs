@@ -20,6 +20,7 @@
 //! - [`local`]: catalog files served without Backstage (load, validate, relations, query, watch).
 //! - [`shutdown`]: one cancellation token for SIGINT/SIGTERM.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod bridge;

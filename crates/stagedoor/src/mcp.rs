@@ -26,7 +26,6 @@ use crate::portal::Portal;
 use crate::servers::{Registry, ServedTool, View};
 use crate::tool::{CallCtx, Progress, ToolCtx, ToolDef};
 use crate::tools;
-use crate::tools::policy::ToolPolicy;
 
 /// Default instructions sent to clients at initialization.
 pub const DEFAULT_INSTRUCTIONS: &str = "stagedoor answers from a Backstage developer portal. \
@@ -50,8 +49,6 @@ pub struct Handler {
     registry: Arc<Registry>,
     index: usize,
     shared: Arc<Shared>,
-    /// Server-wide tool policy (read-only mode).
-    policy: Arc<ToolPolicy>,
     /// Per-user views of the portal (user tokens forwarded to Backstage), by token.
     user_portals: moka::sync::Cache<String, Arc<Portal>>,
     audit: Option<Arc<AuditLog>>,
@@ -108,19 +105,12 @@ impl Handler {
                 peers: Arc::default(),
                 notifier: OnceLock::new(),
             }),
-            policy: Arc::new(ToolPolicy::default()),
             user_portals: moka::sync::Cache::builder()
                 .max_capacity(USER_PORTALS)
                 .time_to_idle(std::time::Duration::from_secs(600))
                 .build(),
             audit: None,
         }
-    }
-
-    /// Applies a server-wide tool policy (read-only mode) to every server.
-    pub fn with_policy(mut self, policy: ToolPolicy) -> Self {
-        self.policy = Arc::new(policy);
-        self
     }
 
     /// Writes an audit line per tool call.
@@ -133,7 +123,6 @@ impl Handler {
     pub fn for_server(&self, key: Option<&str>) -> Option<Self> {
         let index = self.registry.index_of(key)?;
         let mut h = Self::at(self.portal.clone(), self.registry.clone(), index);
-        h.policy = self.policy.clone();
         h.user_portals = self.user_portals.clone();
         h.audit = self.audit.clone();
         Some(h)
@@ -167,20 +156,13 @@ impl Handler {
         }
     }
 
-    /// Why the principal may not see or call a tool, or `None` when it may.
+    /// Why the principal may not see or call a tool ([`crate::access`]), as the text the
+    /// caller reads, or `None` when it may.
     fn refusal(&self, principal: &Principal, tool: &ServedTool) -> Option<String> {
-        let read_only = tool.attributes().read_only;
-        if let Some(why) = self.policy.refusal_for(tool.name(), read_only) {
-            return Some(why);
-        }
-        let r = principal.restrictions()?;
-        if r.allows_server(self.server_key()) && r.allows_tool(tool.id(), read_only) {
-            return None;
-        }
-        Some(format!(
-            "Forbidden: the credentials used may not call {}. Ask for a token whose restrictions include it.",
-            tool.name()
-        ))
+        self.registry
+            .access()
+            .refusal(principal, self.server_key(), &tool.facts())
+            .map(|r| r.message(tool.name()))
     }
 
     /// The registry this handler serves from.

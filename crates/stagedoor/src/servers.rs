@@ -4,7 +4,8 @@
 //! (`mcpActions.servers.<key>` at `/mcp/<key>`, `/api/mcp-actions/v1/<key>`) show a view of
 //! the same tools: the curated tools and the bridged actions (each group can be turned off
 //! with `tools.curated` / `tools.bridged`), kept by the global `backend.actions.filter`, then
-//! by the server's own filter. Views are rebuilt only when the bridged list changes.
+//! by the server's own filter ([`Access::serves`]). Views are rebuilt only when the bridged
+//! list changes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -13,30 +14,14 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::sync::watch;
 
+pub use crate::access::Group;
+use crate::access::{Access, ToolFacts};
 use crate::bridge::{Bridge, BridgedTool, Discovery};
 use crate::config::actions::{ServerIdentity, ServersSettings};
 use crate::filter::{Filter, Rule};
+use crate::tool::Needs;
 use crate::tool::{Attributes, ToolCtx, ToolEntry, ToolOutcome};
 use crate::tools;
-
-/// Which group a tool belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Group {
-    /// Written for stagedoor (`search_catalog`, `get_entity`, ...).
-    Curated,
-    /// An Actions Registry action.
-    Bridged,
-}
-
-impl Group {
-    /// `curated` or `bridged`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Curated => "curated",
-            Self::Bridged => "bridged",
-        }
-    }
-}
 
 /// A served tool: a curated entry or a bridged action.
 #[derive(Clone)]
@@ -77,6 +62,20 @@ impl ServedTool {
         match self {
             Self::Curated(_) => Group::Curated,
             Self::Bridged(_) => Group::Bridged,
+        }
+    }
+
+    /// What access decisions look at.
+    pub fn facts(&self) -> ToolFacts<'_> {
+        ToolFacts {
+            id: self.id(),
+            attributes: self.attributes(),
+            group: self.group(),
+            needs: match self {
+                Self::Curated(e) => e.needs,
+                // The Actions Registry is a Backstage API.
+                Self::Bridged(_) => Needs::Backstage,
+            },
         }
     }
 
@@ -151,13 +150,10 @@ pub struct Server {
 /// Every server, the tool groups and the bridge they draw from. Cheap to share (`Arc`).
 pub struct Registry {
     servers: Vec<Server>,
-    global: Filter,
-    curated: bool,
-    bridged: bool,
+    /// Who sees what: groups, needs, filters, read-only mode.
+    access: Access,
     bridge: Option<Arc<Bridge>>,
     list_wait: Duration,
-    /// Serving a local catalog: tools that need a live Backstage are not served.
-    local: bool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -185,24 +181,22 @@ impl Registry {
                 filter: Filter::default(),
                 view: Mutex::default(),
             }],
-            global: Filter::default(),
-            curated: true,
-            bridged: false,
+            access: Access::curated_only(local),
             bridge: None,
             list_wait: Duration::ZERO,
-            local,
         })
     }
 
-    /// The registry of `settings`, drawing bridged tools from `bridge`. `list_wait` bounds
-    /// how long a `tools/list` waits for the first discovery.
+    /// The registry of `settings` under the rules of `access`, drawing bridged tools from
+    /// `bridge` (bridged tools are served only when there is one). `list_wait` bounds how
+    /// long a `tools/list` waits for the first discovery.
     pub fn new(
         settings: &ServersSettings,
-        global: Filter,
+        mut access: Access,
         bridge: Option<Arc<Bridge>>,
         list_wait: Duration,
-        local: bool,
     ) -> Arc<Self> {
+        access.bridged &= bridge.is_some();
         let mut servers = vec![Server {
             key: None,
             identity: settings.default.clone(),
@@ -217,12 +211,9 @@ impl Registry {
         }));
         Arc::new(Self {
             servers,
-            global,
-            curated: settings.curated,
-            bridged: settings.bridged && bridge.is_some(),
+            access,
             bridge,
             list_wait,
-            local,
         })
     }
 
@@ -246,12 +237,17 @@ impl Registry {
 
     /// Whether curated tools are served (`tools.curated`).
     pub fn serves_curated(&self) -> bool {
-        self.curated
+        self.access.curated
+    }
+
+    /// The access rules every server's view and every caller's refusal come from.
+    pub fn access(&self) -> &Access {
+        &self.access
     }
 
     /// The bridge, when bridged tools are served.
     pub fn bridge(&self) -> Option<&Arc<Bridge>> {
-        self.bridge.as_ref().filter(|_| self.bridged)
+        self.bridge.as_ref().filter(|_| self.access.bridged)
     }
 
     /// Whether the tool list can change while serving (bridged tools are served).
@@ -297,22 +293,8 @@ impl Registry {
     }
 
     fn build(&self, server: &Server, discovery: &Discovery) -> View {
-        let mut tools: Vec<ServedTool> = Vec::new();
-        if self.curated {
-            tools.extend(
-                tools::registry()
-                    .iter()
-                    .filter(|e| e.available(self.local))
-                    .map(ServedTool::Curated),
-            );
-        }
-        if self.bridged {
-            tools.extend(discovery.tools.iter().cloned().map(ServedTool::Bridged));
-        }
-        tools.retain(|t| {
-            let (id, a) = (t.id(), t.attributes());
-            self.global.allows(id, a) && server.filter.allows(id, a)
-        });
+        let mut tools = self.candidates(discovery);
+        tools.retain(|t| self.access.serves(&server.filter, &t.facts()));
         let by_name = tools
             .iter()
             .enumerate()
@@ -325,34 +307,25 @@ impl Registry {
         }
     }
 
-    /// Every tool of every enabled group, before filters.
-    fn all_tools(&self) -> Vec<ServedTool> {
-        let mut tools: Vec<ServedTool> = Vec::new();
-        if self.curated {
-            tools.extend(
-                tools::registry()
-                    .iter()
-                    .filter(|e| e.available(self.local))
-                    .map(ServedTool::Curated),
-            );
-        }
-        if self.bridged {
-            tools.extend(
-                self.discovery()
-                    .tools
-                    .iter()
-                    .cloned()
-                    .map(ServedTool::Bridged),
-            );
-        }
-        tools
+    /// Every curated tool and every discovered action, before any access rule.
+    fn candidates(&self, discovery: &Discovery) -> Vec<ServedTool> {
+        tools::registry()
+            .iter()
+            .map(ServedTool::Curated)
+            .chain(discovery.tools.iter().cloned().map(ServedTool::Bridged))
+            .collect()
     }
 
     /// Filter rules (global and per server) that match no tool, for startup warnings.
     pub fn unmatched_rules(&self) -> Vec<&Rule> {
-        let all = self.all_tools();
+        // Every tool of every enabled group that this portal can serve, before filters.
+        let all: Vec<ServedTool> = self
+            .candidates(&self.discovery())
+            .into_iter()
+            .filter(|t| self.access.offers(&t.facts()))
+            .collect();
         let pairs: Vec<(&str, Attributes)> = all.iter().map(|t| (t.id(), t.attributes())).collect();
-        let mut out = self.global.unmatched(&pairs);
+        let mut out = self.access.global.unmatched(&pairs);
         for s in &self.servers {
             out.extend(s.filter.unmatched(&pairs));
         }
@@ -382,6 +355,16 @@ mod tests {
     use super::*;
     use crate::config::actions::NamedServer;
 
+    fn access(global: Filter, curated: bool) -> Access {
+        Access {
+            read_only: false,
+            curated,
+            bridged: true,
+            local: false,
+            global,
+        }
+    }
+
     fn settings(named: Vec<NamedServer>, curated: bool) -> ServersSettings {
         ServersSettings {
             default: ServerIdentity::default(),
@@ -410,10 +393,12 @@ mod tests {
                 }],
                 true,
             ),
-            filter(serde_json::json!({"exclude": [{"id": "catalog:get_entities"}]})),
+            access(
+                filter(serde_json::json!({"exclude": [{"id": "catalog:get_entities"}]})),
+                true,
+            ),
             None,
             Duration::ZERO,
-            false,
         );
         let all = registry.view(0);
         assert!(all.find("check_connection").is_some());
@@ -438,10 +423,9 @@ mod tests {
     fn curated_group_can_be_hidden() {
         let registry = Registry::new(
             &settings(vec![], false),
-            Filter::default(),
+            access(Filter::default(), false),
             None,
             Duration::ZERO,
-            false,
         );
         assert!(registry.view(0).tools.is_empty());
         assert!(!registry.dynamic());

@@ -11,7 +11,6 @@ pub mod apis;
 pub mod catalog;
 pub mod connection;
 pub mod local;
-pub mod policy;
 pub(crate) mod resolve;
 pub mod scaffolder;
 pub mod search;
@@ -24,7 +23,6 @@ pub use crate::tool::{
     Attributes, CallCtx, CuratedTool, ErrorKind, Needs, Progress, ToolCtx, ToolDef, ToolEntry,
     ToolError, ToolOutcome, output_schema_for, parse, schema_for,
 };
-pub use policy::ToolPolicy;
 
 /// Every curated tool, in listing order (built once).
 pub fn registry() -> &'static [ToolEntry] {
