@@ -111,7 +111,9 @@ async fn check_host(
     } else {
         (
             StatusCode::FORBIDDEN,
-            "Forbidden: Host header is not allowed",
+            axum::Json(
+                json!({"error": {"code": 403, "message": "Forbidden: Host header is not allowed"}}),
+            ),
         )
             .into_response()
     }

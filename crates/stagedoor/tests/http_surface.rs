@@ -325,3 +325,26 @@ async fn curated_tools_can_be_hidden() {
     assert_eq!(status, StatusCode::OK);
     assert!(names.is_empty(), "{names:?}");
 }
+
+#[tokio::test]
+async fn a_foreign_host_on_the_oauth_metadata_is_refused_with_a_json_body() {
+    let r = router_from_yaml("auth:\n  oauth:\n    enabled: true\n");
+    let get = |host: &'static str| {
+        Request::get("/.well-known/oauth-protected-resource/mcp")
+            .header("host", host)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ok = r.clone().oneshot(get("127.0.0.1:7008")).await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK, "the metadata route exists");
+    let res = r.oneshot(get("evil.example")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let body = to_bytes(res.into_body(), 1 << 20).await.unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    assert_eq!(
+        v["error"]["code"],
+        403,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}

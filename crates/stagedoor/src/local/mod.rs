@@ -46,6 +46,8 @@ use serde_json::Value;
 
 pub use index::Snapshot;
 pub use load::{LoadOptions, glob_set, normalize as normalize_path};
+/// Backstage's `fields` projection, shared with the tools so both modes project alike.
+pub(crate) use query::project as project_fields;
 
 /// A problem found while loading: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -265,3 +265,36 @@ fn skeletons_are_excluded_and_only_catalog_info_files_are_read() {
     assert_eq!(c.snapshot().len(), 1);
     assert!(messages(&c).is_empty(), "{:?}", messages(&c));
 }
+
+#[tokio::test]
+async fn get_entity_fields_find_annotation_keys_with_dots_over_a_local_catalog() {
+    let dir = Dir::new("dotted-fields");
+    dir.write(
+        "catalog-info.yaml",
+        &component("docs-site", "").replace(
+            "  name: docs-site\n",
+            "  name: docs-site\n  annotations:\n    backstage.io/techdocs-ref: dir:.\n",
+        ),
+    );
+    let catalog = Arc::new(LocalCatalog::load(config(&[&dir.0])));
+    let ctx = crate::tool::ToolCtx {
+        portal: Arc::new(crate::portal::Portal::local(catalog)),
+        actions: None,
+        call: crate::tool::CallCtx::default(),
+    };
+    let args = json!({
+        "entityRef": "component:default/docs-site",
+        "fields": ["metadata.annotations.backstage.io/techdocs-ref"]
+    });
+    let Some(entry) = crate::tools::find("get_entity") else {
+        panic!("get_entity is registered");
+    };
+    let out = entry
+        .call(ctx, args.as_object().cloned().unwrap_or_default())
+        .await
+        .unwrap();
+    assert_eq!(
+        out["entity"]["metadata"]["annotations"]["backstage.io/techdocs-ref"], "dir:.",
+        "{out}"
+    );
+}

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::ToolError;
 
@@ -110,38 +110,12 @@ pub fn summarize(entity: &Value, fields: &[String]) -> EntitySummary {
     }
 }
 
-/// Keeps only the given dotted field paths of a JSON object (like Backstage's `fields`).
+/// Keeps only the given field paths of an entity, exactly as Backstage's `fields` does: a
+/// segment that is not a key joins the next one, so an annotation key with dots
+/// (`metadata.annotations.backstage.io/techdocs-ref`) is found. The same projector answers
+/// `fields` over a local catalog, so both modes agree.
 pub fn project(value: &Value, fields: &[String]) -> Value {
-    let mut out = Value::Object(Map::new());
-    for field in fields {
-        let parts: Vec<&str> = field.split('.').filter(|p| !p.is_empty()).collect();
-        let mut src = value;
-        let mut found = true;
-        for p in &parts {
-            match src.get(p) {
-                Some(next) => src = next,
-                None => {
-                    found = false;
-                    break;
-                }
-            }
-        }
-        if !found || parts.is_empty() {
-            continue;
-        }
-        let mut dst = &mut out;
-        for (i, p) in parts.iter().enumerate() {
-            let Value::Object(map) = dst else { break };
-            if i + 1 == parts.len() {
-                map.insert((*p).to_string(), src.clone());
-                break;
-            }
-            dst = map
-                .entry((*p).to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
-        }
-    }
-    out
+    crate::local::project_fields(value, fields)
 }
 
 /// Cuts `s` to at most `max` characters, marking the cut.
@@ -255,6 +229,29 @@ mod tests {
         assert_eq!(
             p,
             json!({"metadata": {"name": "a"}, "spec": {"type": "service"}})
+        );
+    }
+
+    #[test]
+    fn projection_finds_annotation_keys_with_dots() {
+        let e = json!({"kind": "Component", "metadata": {"name": "a", "annotations": {
+            "backstage.io/techdocs-ref": "dir:.", "github.com/project-slug": "o/r"
+        }}});
+        let p = project(
+            &e,
+            &["metadata.annotations.backstage.io/techdocs-ref".into()],
+        );
+        assert_eq!(
+            p,
+            json!({"metadata": {"annotations": {"backstage.io/techdocs-ref": "dir:."}}})
+        );
+        let s = summarize(
+            &e,
+            &["metadata.annotations.backstage.io/techdocs-ref".into()],
+        );
+        assert_eq!(
+            s.data.unwrap()["metadata"]["annotations"]["backstage.io/techdocs-ref"],
+            "dir:."
         );
     }
 
