@@ -15,7 +15,7 @@ use crate::local::{LocalCatalog, watch};
 use crate::mcp::{self, Handler};
 use crate::portal::Portal;
 use crate::servers::{Registry, ServedTool};
-use crate::tools::{self, connection};
+use crate::tools;
 use crate::transport;
 
 /// Exit code: success.
@@ -538,7 +538,9 @@ pub async fn check(settings: Settings) -> i32 {
     for w in settings.warnings() {
         println!("warning: {w}");
     }
-    let d = connection::diagnose(&portal, registry.bridge().map(|b| b.actions().as_ref())).await;
+    let d =
+        crate::portal::health::diagnose(&portal, registry.bridge().map(|b| b.actions().as_ref()))
+            .await;
     println!("# Backstage at {}", d.base_url);
     println!(
         "reachable: {}{}",

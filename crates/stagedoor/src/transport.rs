@@ -25,7 +25,7 @@ use crate::auth::AuthState;
 use crate::config::settings::ServerSettings;
 use crate::mcp::Handler;
 use crate::portal::Portal;
-use crate::tools::connection;
+use crate::portal::health;
 
 /// Serves MCP on stdin/stdout until stdin closes or `shutdown` fires.
 pub async fn serve_stdio(handler: Handler, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -292,7 +292,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             }})),
         );
     }
-    match connection::probe(&state.portal, 0).await {
+    match health::probe(&state.portal, 0).await {
         Ok(p) if p.is_success() && p.json_body => (
             StatusCode::OK,
             axum::Json(

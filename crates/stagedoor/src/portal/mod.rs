@@ -27,6 +27,7 @@
 //! never cached here, so an edited file shows on the next call.
 
 mod actions;
+pub mod health;
 mod scaffolder;
 mod search;
 mod techdocs;

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 use super::report::{self, LogLine, TaskReport};
 use super::{task_error, task_id};
+use crate::portal::health::token_identity;
 use crate::tool::{CuratedTool, Needs};
-use crate::tools::connection::token_identity;
 use crate::tools::{Attributes, ToolCtx, ToolError};
 
 /// Name of the task listing.
