@@ -70,10 +70,46 @@ def test_the_example_catalog_loads_with_zero_problems(stagedoor_bin: Path) -> No
         assert kind in p.stdout, p.stdout
 
 
-async def test_run_sh_serves_the_example_catalog(stagedoor_bin: Path, tmp_path: Path) -> None:
+FOLDER = REPO_ROOT / "tests" / "fixtures" / "catalog-folder"
+
+
+def check(stagedoor_bin: Path, path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(stagedoor_bin), "check", "--catalog", str(path)], capture_output=True, text=True,
+                          timeout=60, env=sup.base_env(), stdin=subprocess.DEVNULL)
+
+
+def test_a_catalog_folder_loads_through_its_directory_as_through_its_root_file(stagedoor_bin: Path) -> None:
+    by_dir, by_root = check(stagedoor_bin, FOLDER), check(stagedoor_bin, FOLDER / "all.yaml")
+    for p in (by_dir, by_root):
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "loaded:   12 entities from 9 files" in p.stdout, p.stdout
+        assert "problems: 0" in p.stdout, p.stdout
+        # The one dangling reference is a warning, not a problem.
+        assert "warnings: 1" in p.stdout, p.stdout
+        assert "ledger/catalog-info.yaml:1: warning: component:default/ledger: dependsOn resource:default/mainframe" \
+            in p.stdout, p.stdout
+    kinds = lambda out: next(line for line in out.splitlines() if line.startswith("kinds:"))  # noqa: E731
+    assert kinds(by_dir.stdout) == kinds(by_root.stdout)
+    assert "skipped:  4 YAML files hold no catalog entity" in by_dir.stdout, by_dir.stdout
+    for f in ("apis/payments-openapi.yaml", "ci/pipeline.yml", "components/checkout/mkdocs.yml",
+              "templates/new-service/content/catalog-info.yaml: a template skeleton"):
+        assert f in by_dir.stdout, by_dir.stdout
+
+
+def test_an_empty_catalog_folder_is_a_problem(stagedoor_bin: Path, tmp_path: Path) -> None:
+    p = check(stagedoor_bin, tmp_path)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "problems: 1" in p.stdout and "the catalog is empty" in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("token", [None, "exported-for-another-backstage"])
+async def test_run_sh_serves_the_example_catalog(stagedoor_bin: Path, tmp_path: Path, token: str | None) -> None:
     port = sup.free_port()
     env = sup.base_env()
     env.update(STAGEDOOR_BIN=str(stagedoor_bin), LISTEN=f"127.0.0.1:{port}")
+    if token:
+        # A token without a base URL (left in the shell) does not stop local mode.
+        env["BACKSTAGE_TOKEN"] = token
     log = tmp_path / "run.log"
     with open(log, "wb") as f:
         proc = subprocess.Popen(["bash", str(REPO_ROOT / "scripts" / "run.sh")], cwd=str(tmp_path), env=env,
@@ -100,6 +136,9 @@ async def test_run_sh_serves_the_example_catalog(stagedoor_bin: Path, tmp_path: 
             proc.wait(timeout=5)
     assert proc.returncode is not None
     assert "serving the local catalog" in log.read_text(), log.read_text()
+    if token:
+        assert "the token is not used" in log.read_text(), log.read_text()
+        assert token not in log.read_text()
 
 
 # --------------------------------------------------------------------------- tools and transports

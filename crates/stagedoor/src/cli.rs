@@ -220,18 +220,40 @@ async fn check_catalog(c: &CatalogSettings) -> i32 {
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
     println!("kinds:    {}", kinds.join(", "));
+    println!(
+        "skipped:  {} YAML files hold no catalog entity",
+        snap.skipped.len()
+    );
+    for s in snap.skipped_shown() {
+        println!("  {s}");
+    }
+    if snap.skipped.len() > crate::local::SKIPPED_SHOWN {
+        println!(
+            "  ... and {} more",
+            snap.skipped.len() - crate::local::SKIPPED_SHOWN
+        );
+    }
+    println!("warnings: {}", snap.dangling.len());
+    for w in &snap.dangling {
+        println!("{}: warning: {}", location_of(w), w.message);
+    }
     println!("problems: {}", problems.len());
     for p in &problems {
-        let file = crate::local::shown(&p.file);
-        match p.line {
-            Some(l) => println!("{file}:{l}: {}", p.message),
-            None => println!("{file}: {}", p.message),
-        }
+        println!("{}: {}", location_of(p), p.message);
     }
     if problems.is_empty() {
         EXIT_OK
     } else {
         EXIT_FAILURE
+    }
+}
+
+/// `file:line` (or `file`) of a problem, as shown.
+fn location_of(p: &crate::local::Problem) -> String {
+    let file = crate::local::shown(&p.file);
+    match p.line {
+        Some(l) => format!("{file}:{l}"),
+        None => file,
     }
 }
 
@@ -323,6 +345,9 @@ pub async fn serve(settings: Settings, server_key: Option<String>) -> i32 {
     }
     for w in settings.warnings() {
         tracing::warn!("{w}");
+    }
+    for n in &settings.notes {
+        tracing::info!("{n}");
     }
     let audit = match &settings.audit {
         Some(sink) => match crate::audit::AuditLog::open(

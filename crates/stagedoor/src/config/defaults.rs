@@ -26,8 +26,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub const LOG_LEVEL: &str = "info";
 /// How often bridged action lists are fetched again in the background.
 pub const ACTIONS_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
-/// Files loaded from a directory catalog path: Backstage's conventional file name.
-pub const CATALOG_INCLUDE: [&str; 2] = ["**/catalog-info.yaml", "**/catalog-info.yml"];
+/// Files considered in a directory catalog path: every YAML file (one that holds no catalog
+/// entity is skipped and counted).
+pub const CATALOG_INCLUDE: [&str; 2] = ["**/*.yaml", "**/*.yml"];
 /// Skipped inside directory catalog paths: dependencies, VCS and hidden directories, and
 /// scaffolder template skeletons (their `catalog-info.yaml` holds `${{ values }}` templating).
 pub const CATALOG_EXCLUDE: [&str; 4] = [

@@ -157,6 +157,32 @@ mod tests {
     }
 
     #[test]
+    fn a_token_without_a_url_is_ignored_in_local_mode_and_explained_otherwise() {
+        let env: BTreeMap<String, String> =
+            BTreeMap::from([("BACKSTAGE_TOKEN".into(), "exported-for-later".into())]);
+        let dir = std::env::temp_dir();
+        let local = load(
+            &[],
+            &Overrides {
+                catalog: vec![dir.clone()],
+                ..Default::default()
+            },
+            &env,
+        )
+        .unwrap();
+        assert!(local.backstage.is_none() && local.catalog.is_some());
+        assert_eq!(local.notes.len(), 1, "{:?}", local.notes);
+        assert!(local.notes[0].contains("not used"), "{:?}", local.notes);
+        let e = load(&[], &Overrides::default(), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("BACKSTAGE_BASE_URL") && e.contains("--catalog"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn files_layer_over_environment_and_flags_over_files() {
         let dir = std::env::temp_dir().join(format!("stagedoor-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

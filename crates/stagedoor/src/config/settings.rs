@@ -185,6 +185,8 @@ pub struct Settings {
     pub servers: super::actions::ServersSettings,
     /// The local catalog; when set, it is served instead of Backstage.
     pub catalog: Option<CatalogSettings>,
+    /// Things worth one INFO line at start (a setting that is ignored, and why).
+    pub notes: Vec<String>,
 }
 
 impl Settings {
@@ -205,13 +207,26 @@ impl Settings {
     pub fn from_raw(raw: RawConfig, origin: &str) -> Result<Self, ConfigError> {
         let err = |key: &str, msg: String| ConfigError::new(origin, Some(key), msg);
         let b = raw.backstage.unwrap_or_default();
+        let local = raw
+            .catalog
+            .as_ref()
+            .and_then(|c| c.paths.as_ref())
+            .is_some_and(|p| !p.is_empty());
+        let mut notes = Vec::new();
         let backstage = match b.base_url.as_deref().map(str::trim) {
             None | Some("") => {
                 if b.token.is_some() {
-                    return Err(err(
-                        "backstage.baseUrl",
-                        "a token is configured but no base URL; set backstage.baseUrl or BACKSTAGE_BASE_URL".into(),
-                    ));
+                    // A catalog path means local mode: a token exported for another day
+                    // (e.g. BACKSTAGE_TOKEN in the shell) has nothing to be sent to.
+                    if !local {
+                        return Err(err(
+                            "backstage.baseUrl",
+                            "a token is configured but no base URL; set backstage.baseUrl or BACKSTAGE_BASE_URL to serve that Backstage, or give catalog files with --catalog PATH (or catalog.paths) to serve a local catalog".into(),
+                        ));
+                    }
+                    notes.push(
+                        "a Backstage token is configured without a base URL; serving the local catalog, the token is not used".into(),
+                    );
                 }
                 None
             }
@@ -352,6 +367,7 @@ impl Settings {
             actions,
             servers,
             catalog,
+            notes,
         })
     }
 
@@ -595,7 +611,7 @@ mod tests {
         .unwrap();
         let c = s.catalog.unwrap();
         assert!(c.watch && c.paths[0].is_absolute());
-        assert_eq!(c.include, ["**/catalog-info.yaml", "**/catalog-info.yml"]);
+        assert_eq!(c.include, ["**/*.yaml", "**/*.yml"]);
         assert!(c.exclude.iter().any(|g| g.contains("skeleton")));
         let e = Settings::from_raw(
             with(RawCatalog {

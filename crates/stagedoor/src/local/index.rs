@@ -228,6 +228,11 @@ pub struct Snapshot {
     pub problems: Vec<Problem>,
     /// Every file and directory read (what the watcher watches).
     pub read: Vec<PathBuf>,
+    /// Files found in a directory path and not loaded, with why (no catalog entity in them).
+    pub skipped: Vec<(PathBuf, String)>,
+    /// References to entities the catalog does not hold (an owner, system, API, dependency
+    /// or member no loaded entity provides): warnings, as Backstage leaves them dangling too.
+    pub dangling: Vec<Problem>,
     /// When this snapshot was built.
     pub loaded_at: SystemTime,
     /// How long reading, parsing and validating took, then building the index.
@@ -298,6 +303,7 @@ impl Snapshot {
             mut problems,
             mut files,
             read,
+            skipped,
             elapsed: prepare,
         } = loaded;
         // The first definition of a ref wins, as in Backstage (the later one conflicts).
@@ -341,12 +347,22 @@ impl Snapshot {
             .collect();
         // Relations: each emitted pair lands on the source entity, if it is in the catalog.
         let mut rels: Vec<Vec<(&'static str, &str)>> = vec![Vec::new(); alive.len()];
+        let mut dangling = Vec::new();
         for (fin, prov) in alive.iter().enumerate() {
             let c = &candidates[*prov];
             for (out, inc, target) in &c.refs {
                 rels[fin].push((out, target));
                 if let Some(j) = by_key.get(&**target) {
                     rels[*j as usize].push((inc, &c.key));
+                } else {
+                    dangling.push(Problem {
+                        file: c.file.to_path_buf(),
+                        line: Some(c.line),
+                        message: format!(
+                            "{}: {out} {target}, which is not in the catalog (a dangling reference; Backstage keeps it too)",
+                            c.key
+                        ),
+                    });
                 }
             }
         }
@@ -409,6 +425,8 @@ impl Snapshot {
             files,
             problems,
             read,
+            skipped,
+            dangling,
             loaded_at: SystemTime::now(),
             timings: (prepare, started.elapsed()),
         }

@@ -81,8 +81,14 @@ pub(crate) struct Loaded {
     pub problems: Vec<Problem>,
     pub files: HashMap<Arc<Path>, FileMeta>,
     pub read: Vec<PathBuf>,
+    /// Files found in a directory and not loaded, with why (they hold no catalog entity).
+    pub skipped: Vec<(PathBuf, String)>,
     pub elapsed: std::time::Duration,
 }
+
+/// A file to visit: its path, the origin location of its entities, and whether it was
+/// found by walking a directory (then it is loaded only if it holds catalog entities).
+type Visit = (PathBuf, String, bool);
 
 /// Lexically normalizes an absolute path (`a/./b/../c` → `a/c`), as Node's `path.normalize`.
 pub fn normalize(path: &Path) -> PathBuf {
@@ -121,6 +127,25 @@ pub(crate) fn load(opts: &LoadOptions, prev: Option<&Snapshot>) -> Loaded {
     for path in &opts.paths {
         l.root(path);
     }
+    if l.out.candidates.is_empty()
+        && l.out.problems.is_empty()
+        && let Some(first) = opts.paths.first()
+    {
+        let skipped = l.out.skipped.len();
+        l.problem(
+            first,
+            None,
+            format!(
+                "the catalog is empty: no entity was loaded from {} file(s){}; a directory path loads the YAML files in it that hold Backstage entities (apiVersion backstage.io/..., kind ...), narrowed by catalog.include/exclude",
+                l.out.files.len(),
+                if skipped > 0 {
+                    format!(" ({skipped} YAML file(s) skipped as not entities)")
+                } else {
+                    String::new()
+                }
+            ),
+        );
+    }
     l.out.elapsed = started.elapsed();
     l.out
 }
@@ -137,25 +162,34 @@ impl Loader<'_> {
                 return self.problem(path, None, format!("cannot read the catalog path: {e}"));
             }
         };
-        let (dir, files) = if meta.is_dir() {
-            self.out.read.push(path.to_path_buf());
-            (path, self.walk(path))
+        let dir = if meta.is_dir() {
+            path
         } else {
-            (
-                path.parent().unwrap_or(Path::new("/")),
-                vec![path.to_path_buf()],
-            )
+            path.parent().unwrap_or(Path::new("/"))
         };
         let Ok(root) = dir.canonicalize() else {
             return self.problem(path, None, "cannot resolve the catalog directory");
         };
-        let files = files
-            .into_iter()
-            .map(|f| {
-                let origin = location_ref(&f);
-                (f, origin)
-            })
-            .collect();
+        let files: Vec<Visit> = if meta.is_dir() {
+            self.out.read.push(path.to_path_buf());
+            let found = self.walk(path);
+            // Files another file's Location reaches are loaded through it (so their
+            // entities carry its origin, exactly as when that file is given); they come last,
+            // for what no Location reaches after all (a cycle of Locations).
+            let reached = reached_by_locations(&found, &root, self.opts.max_file_bytes);
+            let (inner, tops): (Vec<PathBuf>, Vec<PathBuf>) = found
+                .into_iter()
+                .partition(|f| f.canonicalize().is_ok_and(|c| reached.contains(&c)));
+            tops.into_iter()
+                .chain(inner)
+                .map(|f| {
+                    let origin = location_ref(&f);
+                    (f, origin, true)
+                })
+                .collect()
+        } else {
+            vec![(path.to_path_buf(), location_ref(path), false)]
+        };
         self.visit_all(files, &root, &mut Vec::new());
     }
 
@@ -191,11 +225,11 @@ impl Loader<'_> {
     }
 
     /// Prepares `files` in parallel batches, then visits each in order.
-    fn visit_all(&mut self, files: Vec<(PathBuf, String)>, root: &Path, chain: &mut Vec<PathBuf>) {
+    fn visit_all(&mut self, files: Vec<Visit>, root: &Path, chain: &mut Vec<PathBuf>) {
         for batch in files.chunks(BATCH) {
-            let todo: Vec<&(PathBuf, String)> = batch
+            let todo: Vec<&Visit> = batch
                 .iter()
-                .filter(|(f, _)| {
+                .filter(|(f, _, _)| {
                     f.canonicalize()
                         .map_or(true, |c| !self.visited.contains(&c))
                 })
@@ -203,9 +237,9 @@ impl Loader<'_> {
             let (opts, prev) = (self.opts, self.prev);
             let outcomes: Vec<FileOutcome> = todo
                 .par_iter()
-                .map(|(f, origin)| prepare(opts, prev, f, origin, root))
+                .map(|(f, origin, sniff)| prepare(opts, prev, f, origin, root, *sniff))
                 .collect();
-            for ((_, origin), outcome) in todo.into_iter().zip(outcomes) {
+            for ((_, origin, _), outcome) in todo.into_iter().zip(outcomes) {
                 self.visit(outcome, origin, root, chain);
             }
         }
@@ -217,6 +251,11 @@ impl Loader<'_> {
             self.out.problems.extend(outcome.problems);
             return;
         };
+        if let Some(skipped) = outcome.skipped {
+            self.out.read.extend(outcome.read);
+            self.out.skipped.push(skipped);
+            return;
+        }
         if !self.visited.insert(canon.to_path_buf()) {
             return;
         }
@@ -237,7 +276,7 @@ impl Loader<'_> {
             let mut next = Vec::new();
             for (target, line) in &loc.targets {
                 for f in self.target_files(&loc.file, *line, target, loc.optional, root, chain) {
-                    next.push((f, origin.to_string()));
+                    next.push((f, origin.to_string(), false));
                 }
             }
             self.visit_all(next, root, chain);
@@ -356,31 +395,103 @@ impl Loader<'_> {
 
     /// Expands a glob target: walks from its literal directory prefix.
     fn expand(&mut self, pattern: &Path) -> Vec<PathBuf> {
-        let mut base = PathBuf::new();
-        for c in pattern.components() {
-            if c.as_os_str()
-                .to_string_lossy()
-                .contains(['*', '?', '[', '{'])
-            {
-                break;
-            }
-            base.push(c.as_os_str());
-        }
-        let Ok(glob) = Glob::new(&pattern.to_string_lossy()).map(|g| g.compile_matcher()) else {
-            return Vec::new();
-        };
-        if base.is_dir() {
-            self.out.read.push(base.clone());
-        }
-        let mut out: Vec<PathBuf> = walkdir::WalkDir::new(&base)
-            .follow_links(true)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file() && glob.is_match(e.path()))
-            .map(|e| e.into_path())
+        let files = glob_files(pattern);
+        let base: PathBuf = pattern
+            .components()
+            .take_while(|c| {
+                !c.as_os_str()
+                    .to_string_lossy()
+                    .contains(['*', '?', '[', '{'])
+            })
             .collect();
-        out.sort();
-        out
+        if base.is_dir() {
+            self.out.read.push(base);
+        }
+        files
     }
+}
+
+/// The canonical paths of the files that Location entities among `files` target (files
+/// without the word `Location` are not parsed). Quiet: the load reports bad targets.
+fn reached_by_locations(files: &[PathBuf], root: &Path, max: u64) -> HashSet<PathBuf> {
+    let lists: Vec<Vec<PathBuf>> = files
+        .par_iter()
+        .map(|f| {
+            let small = std::fs::metadata(f).is_ok_and(|m| m.len() <= max);
+            let Some(bytes) = small.then(|| std::fs::read(f).ok()).flatten() else {
+                return Vec::new();
+            };
+            if memchr::memmem::find(&bytes, b"Location").is_none() {
+                return Vec::new();
+            }
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                return Vec::new();
+            };
+            let dir = f.parent().unwrap_or(Path::new("/"));
+            let mut out = Vec::new();
+            for doc in super::yaml::documents(text) {
+                let super::yaml::Parsed::Doc(d) = doc else {
+                    continue;
+                };
+                if d.value["kind"] != "Location" {
+                    continue;
+                }
+                let spec = &d.value["spec"];
+                let targets = spec
+                    .get("target")
+                    .and_then(serde_json::Value::as_str)
+                    .into_iter()
+                    .chain(
+                        spec.get("targets")
+                            .and_then(serde_json::Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(serde_json::Value::as_str),
+                    );
+                for t in targets {
+                    if placeholder::is_url(t) || Path::new(t).is_absolute() {
+                        continue;
+                    }
+                    let joined = normalize(&dir.join(t));
+                    if t.contains(['*', '?', '[', '{']) {
+                        out.extend(glob_files(&joined));
+                    } else {
+                        out.push(joined);
+                    }
+                }
+            }
+            out.into_iter()
+                .filter_map(|p| p.canonicalize().ok())
+                .filter(|c| c.starts_with(root))
+                .collect()
+        })
+        .collect();
+    lists.into_iter().flatten().collect()
+}
+
+/// The files a glob pattern (an absolute path) matches, walking from its literal prefix.
+fn glob_files(pattern: &Path) -> Vec<PathBuf> {
+    let mut base = PathBuf::new();
+    for c in pattern.components() {
+        if c.as_os_str()
+            .to_string_lossy()
+            .contains(['*', '?', '[', '{'])
+        {
+            break;
+        }
+        base.push(c.as_os_str());
+    }
+    let Ok(glob) = Glob::new(&pattern.to_string_lossy()).map(|g| g.compile_matcher()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(&base)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && glob.is_match(e.path()))
+        .map(|e| e.into_path())
+        .collect();
+    out.sort();
+    out
 }

@@ -246,6 +246,20 @@ impl Snapshot {
     }
 }
 
+/// How many skipped files are named in reports.
+pub const SKIPPED_SHOWN: usize = 5;
+
+impl Snapshot {
+    /// The first few files skipped as not entities, as shown (see [`SKIPPED_SHOWN`]).
+    pub fn skipped_shown(&self) -> Vec<String> {
+        self.skipped
+            .iter()
+            .take(SKIPPED_SHOWN)
+            .map(|(p, why)| format!("{}: {why}", shown(p)))
+            .collect()
+    }
+}
+
 /// Refs added, removed and changed between two snapshots.
 pub fn diff(prev: &Snapshot, next: &Snapshot) -> Changes {
     let mut c = Changes::default();

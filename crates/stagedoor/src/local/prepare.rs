@@ -75,6 +75,8 @@ pub(super) struct FileOutcome {
     pub problems: Vec<Problem>,
     pub meta: Option<FileMeta>,
     pub read: Vec<PathBuf>,
+    /// Why a file found in a directory was not loaded (it holds no catalog entity).
+    pub skipped: Option<(PathBuf, String)>,
 }
 
 fn hash_bytes(bytes: &[u8]) -> u64 {
@@ -98,12 +100,16 @@ pub(super) fn problem(file: &Path, line: Option<usize>, message: impl Into<Strin
 
 /// Reads, parses and validates one file — or reuses the previous snapshot's entities of it
 /// when neither it nor its placeholder files changed. Pure: runs on any thread.
+///
+/// `sniff` is set for files found by walking a directory: such a file is loaded only when
+/// it holds catalog entities (see [`entity_file`]); otherwise it is skipped, with the reason.
 pub(super) fn prepare(
     opts: &LoadOptions,
     prev: Option<&Snapshot>,
     file: &Path,
     origin: &str,
     root: &Path,
+    sniff: bool,
 ) -> FileOutcome {
     let mut o = FileOutcome {
         canon: None,
@@ -111,6 +117,7 @@ pub(super) fn prepare(
         problems: Vec::new(),
         meta: None,
         read: Vec::new(),
+        skipped: None,
     };
     let canon: Arc<Path> = match file.canonicalize() {
         Ok(c) => Arc::from(c),
@@ -156,6 +163,19 @@ pub(super) fn prepare(
             Vec::new()
         }
     };
+    // A file that held entities in the last load is kept (broken mid-edit, it still is one).
+    let loaded_before = prev.is_some_and(|p| p.files.contains_key(&canon));
+    let conventional = file
+        .file_name()
+        .is_some_and(|n| n == "catalog-info.yaml" || n == "catalog-info.yml");
+    if sniff
+        && !loaded_before
+        && let Err(why) = entity_file(&bytes, &parsed, conventional)
+    {
+        o.problems.clear();
+        o.skipped = Some((file.to_path_buf(), why));
+        return o;
+    }
     let mut fresh = Vec::new();
     for doc in parsed {
         match doc {
@@ -184,6 +204,64 @@ pub(super) fn prepare(
     o.meta = Some(FileMeta { hash, deps, clean });
     o.prepared = fresh;
     o
+}
+
+/// The `apiVersion` group of Backstage's catalog model: `backstage.io` or a subdomain of
+/// it (`scaffolder.backstage.io`).
+fn catalog_api_version(v: &str) -> bool {
+    let group = v.split('/').next().unwrap_or_default();
+    v.contains('/') && (group == "backstage.io" || group.ends_with(".backstage.io"))
+}
+
+/// Whether a file found in a directory holds catalog entities: some document is a mapping
+/// with a catalog `apiVersion` and a `kind` (a file with a syntax error counts when a line
+/// starts with such an `apiVersion`, so the error is reported). Template skeletons, whose
+/// entity names are `${{ ... }}` expressions, do not count. A `conventional` file
+/// (`catalog-info.yaml`) counts unless it is a skeleton. `Err` says why it is skipped.
+pub(super) fn entity_file(
+    bytes: &[u8],
+    parsed: &[Parsed],
+    conventional: bool,
+) -> Result<(), String> {
+    let mut skeleton = false;
+    for doc in parsed {
+        match doc {
+            Parsed::Doc(d) => {
+                let v = &d.value;
+                if v["apiVersion"].as_str().is_some_and(catalog_api_version)
+                    && v["kind"].is_string()
+                {
+                    if v["metadata"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.contains("${{"))
+                    {
+                        skeleton = true;
+                    } else {
+                        return Ok(());
+                    }
+                }
+            }
+            Parsed::Error { .. } => {
+                let text = String::from_utf8_lossy(bytes);
+                let declares = text.lines().any(|l| {
+                    l.strip_prefix("apiVersion:").is_some_and(|v| {
+                        catalog_api_version(v.trim().trim_matches(|c| c == '"' || c == '\''))
+                    })
+                });
+                if declares && !text.contains("${{") {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    if conventional && !skeleton {
+        return Ok(());
+    }
+    Err(if skeleton {
+        "a template skeleton (entity names are ${{ }} expressions)".into()
+    } else {
+        "no catalog entity (no document has a backstage.io apiVersion and a kind)".into()
+    })
 }
 
 /// Serves the previous clean version of a file that now fails; true if there was one.

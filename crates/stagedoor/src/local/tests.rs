@@ -298,3 +298,140 @@ async fn get_entity_fields_find_annotation_keys_with_dots_over_a_local_catalog()
         "{out}"
     );
 }
+
+/// The configuration `--catalog` gives by default (include/exclude globs of the config).
+fn default_config(paths: &[&Path]) -> CatalogConfig {
+    let globs = |g: &[&str]| glob_set(&g.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let mut c = config(paths);
+    c.load.include = globs(&crate::config::defaults::CATALOG_INCLUDE).unwrap();
+    c.load.exclude = globs(&crate::config::defaults::CATALOG_EXCLUDE).unwrap();
+    c
+}
+
+/// Every entity of a catalog, by ref, as served.
+fn everything(c: &LocalCatalog) -> BTreeMap<String, Value> {
+    let snap = c.snapshot();
+    snap.all().map(|s| (s.key.to_string(), s.value())).collect()
+}
+
+#[test]
+fn a_catalog_folder_loads_through_its_directory_exactly_as_through_its_root_file() {
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/catalog-folder")
+        .canonicalize()
+        .unwrap();
+    let by_dir = LocalCatalog::load(default_config(&[&folder]));
+    let by_root = LocalCatalog::load(default_config(&[&folder.join("all.yaml")]));
+    assert!(messages(&by_dir).is_empty(), "{:?}", messages(&by_dir));
+    assert!(messages(&by_root).is_empty(), "{:?}", messages(&by_root));
+    let (dir, root) = (everything(&by_dir), everything(&by_root));
+    assert_eq!(dir.len(), 12, "{:?}", dir.keys());
+    // Same entities, same annotations (origin: the root Location), same relations.
+    assert_eq!(dir, root);
+    assert_eq!(
+        dir["component:default/payments-service"]["metadata"]["annotations"]["backstage.io/managed-by-origin-location"],
+        format!("file:{}", folder.join("all.yaml").display())
+    );
+    let snap = by_dir.snapshot();
+    let skipped: Vec<String> = snap
+        .skipped
+        .iter()
+        .map(|(p, _)| p.strip_prefix(&folder).unwrap().display().to_string())
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            "apis/payments-openapi.yaml",
+            "ci/pipeline.yml",
+            "components/checkout/mkdocs.yml",
+            "templates/new-service/content/catalog-info.yaml",
+        ]
+    );
+    assert!(snap.skipped[3].1.contains("skeleton"), "{:?}", snap.skipped);
+    assert!(by_root.snapshot().skipped.is_empty());
+    let dangling: Vec<String> = snap.dangling.iter().map(|p| p.message.clone()).collect();
+    assert_eq!(dangling.len(), 1, "{dangling:?}");
+    assert!(
+        dangling[0].starts_with("component:default/ledger: dependsOn resource:default/mainframe"),
+        "{dangling:?}"
+    );
+}
+
+#[test]
+fn the_testbed_and_example_catalogs_load_the_same_through_their_directories() {
+    for (dir, root) in [
+        ("testbed/catalog", "all.yaml"),
+        ("examples/catalog", "catalog-info.yaml"),
+    ] {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(dir)
+            .canonicalize()
+            .unwrap();
+        let by_dir = LocalCatalog::load(default_config(&[&folder]));
+        let by_root = LocalCatalog::load(default_config(&[&folder.join(root)]));
+        assert!(messages(&by_dir).is_empty(), "{:?}", messages(&by_dir));
+        assert!(everything(&by_dir).len() >= 30, "{dir}");
+        assert_eq!(everything(&by_dir), everything(&by_root), "{dir}");
+    }
+}
+
+#[test]
+fn a_folder_without_a_root_location_loads_every_entity_file_once() {
+    let d = Dir::new("no-root");
+    d.write("org.yaml", GROUP);
+    d.write(
+        "services.yml",
+        &format!("{}---\n{}", component("a", ""), component("b", "")),
+    );
+    // Reached by a Location and found by the walk: loaded once, through the Location.
+    d.write("nested/list.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: nested\nspec:\n  targets: [./c.yaml]\n");
+    d.write("nested/c.yaml", &component("c", ""));
+    d.write("docs/mkdocs.yml", "site_name: x\n");
+    d.write(
+        "broken.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: [\n",
+    );
+    let c = LocalCatalog::load(default_config(&[&d.0]));
+    let all = everything(&c);
+    let keys: Vec<&str> = all.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "component:default/a",
+            "component:default/b",
+            "component:default/c",
+            "group:default/team-a",
+            "location:default/nested"
+        ]
+    );
+    assert_eq!(
+        all["component:default/c"]["metadata"]["annotations"]["backstage.io/managed-by-origin-location"],
+        format!("file:{}", d.0.join("nested/list.yaml").display())
+    );
+    // A file with a syntax error that declares a catalog apiVersion is loaded (and reported).
+    let m = messages(&c);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(
+        m[0].contains("broken.yaml") && m[0].contains("YAML syntax error"),
+        "{m:?}"
+    );
+    assert_eq!(c.snapshot().skipped.len(), 1);
+}
+
+#[test]
+fn an_empty_catalog_is_a_problem() {
+    let d = Dir::new("empty");
+    let c = LocalCatalog::load(default_config(&[&d.0]));
+    assert_eq!(c.snapshot().len(), 0);
+    let m = messages(&c);
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(m[0].contains("the catalog is empty"), "{m:?}");
+    d.write("mkdocs.yml", "site_name: x\n");
+    c.reload();
+    let m = messages(&c);
+    assert!(
+        m[0].contains("1 YAML file(s) skipped as not entities"),
+        "{m:?}"
+    );
+}

@@ -52,9 +52,18 @@ pub struct Output {
     pub kinds: BTreeMap<String, usize>,
     /// Problems, in the order found (bad YAML, invalid entities, duplicates, Location cycles...).
     pub problems: Vec<ProblemOut>,
+    /// How many YAML files found in directory paths hold no catalog entity and were skipped.
+    pub skipped_files: usize,
+    /// The first few of them, with why.
+    pub skipped: Vec<String>,
+    /// References to entities the catalog does not hold (owner, system, API, dependency,
+    /// member): warnings, as Backstage leaves them dangling too. At most `limit`.
+    pub warnings: Vec<ProblemOut>,
+    /// How many dangling references exist in all.
+    pub total_warnings: usize,
     /// How many problems exist in all.
     pub total_problems: usize,
-    /// True when `limit` cut the problem list.
+    /// True when `limit` cut the problem (or warning) list.
     pub truncated: bool,
     /// Whether file changes are picked up without a restart.
     pub watching: bool,
@@ -71,7 +80,7 @@ impl CuratedTool for CheckCatalog {
     const FAMILY: &'static str = "local";
     const NAME: &'static str = NAME;
     const TITLE: &'static str = "Check the local catalog";
-    const DESCRIPTION: &'static str = "Diagnose the local catalog: the paths and number of files read, entities per kind, and every load problem with its file and line (YAML syntax errors, invalid entities, duplicate refs, Location cycles, unreadable placeholders, TechDocs `dir:` sources without a readable mkdocs.yml). Use it when an entity seems missing or a catalog file was just edited.";
+    const DESCRIPTION: &'static str = "Diagnose the local catalog: the paths and number of files read, entities per kind, and every load problem with its file and line (an empty catalog, YAML syntax errors, invalid entities, duplicate refs, Location cycles, unreadable placeholders, TechDocs `dir:` sources without a readable mkdocs.yml), YAML files skipped as not entities, and dangling references as warnings. Use it when an entity seems missing or a catalog file was just edited.";
     const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
     const NEEDS: Needs = Needs::LocalOnly;
     type Params = Params;
@@ -122,7 +131,20 @@ pub(crate) async fn run(ctx: ToolCtx, p: Params) -> Result<Output, ToolError> {
         files: snap.file_count(),
         entities: snap.len(),
         kinds: snap.kinds(),
-        truncated: all.len() > problems.len(),
+        skipped_files: snap.skipped.len(),
+        skipped: snap.skipped_shown(),
+        warnings: snap
+            .dangling
+            .iter()
+            .take(limit)
+            .map(|p| ProblemOut {
+                file: shown(&p.file),
+                line: p.line,
+                message: p.message.clone(),
+            })
+            .collect(),
+        total_warnings: snap.dangling.len(),
+        truncated: all.len() > problems.len() || snap.dangling.len() > limit,
         total_problems: all.len(),
         problems,
         watching: catalog.config().watch,
