@@ -109,6 +109,60 @@ async def test_free_text_finds_entities_by_description_words(connect, transport,
         assert none["items"] == [] and none["totalItems"] == 0
 
 
+def word_oracle(testbed: Any, query: str, filters: list[str]) -> list[str]:
+    """Word-wise search computed here from every entity Backstage returns: each query word must
+    start a word of the name, title, tags or description; ranked by name (4) > title (3) >
+    tags (2) > description (1), doubled for an exact word, summed over the words; ties by name, ref."""
+    import re
+    params: list[tuple[str, str]] = [("filter", f) for f in filters] + [("limit", "1000")]
+    r = httpx.get(f"{testbed.base_url}/api/catalog/entities/by-query", params=params,
+                  headers={"Authorization": f"Bearer {testbed.token}"}, timeout=30)
+    r.raise_for_status()
+    split = lambda t: [w for w in re.split(r"[^0-9a-z]+", (t or "").lower()) if w]  # noqa: E731
+    words = list(dict.fromkeys(split(query)))
+    scored = []
+    for e in r.json()["items"]:
+        m = e["metadata"]
+        terms: dict[str, int] = {}
+        for text, tier in [(m.get("name"), 4), (m.get("title"), 3), (" ".join(m.get("tags", [])), 2),
+                           (m.get("description"), 1)]:
+            for w in split(text):
+                terms[w] = max(terms.get(w, 0), tier)
+        total = 0
+        for w in words:
+            best = max([t * 2 if term == w else t for term, t in terms.items() if term.startswith(w)], default=0)
+            if not best:
+                break
+            total += best
+        else:
+            ref = f"{e['kind'].lower()}:{m.get('namespace', 'default')}/{m['name']}"
+            scored.append((-total, m["name"].lower(), ref.lower(), ref))
+    return [s[3] for s in sorted(scored)]
+
+
+@pytest.mark.parametrize("transport,mode", [("stdio", "legacy"), ("http", "2026-07-28")])
+async def test_free_text_is_word_wise_prefix_and_ranked_over_backstage(connect, testbed, transport, mode) -> None:
+    async with connect(transport, mode) as client:
+        for query, filters, args in [("service payment", [], {}), ("pay", ["kind=api"], {"kind": "API"}),
+                                     ("team", ["kind=group"], {"kind": "group"}),
+                                     ("order service", [], {})]:
+            want = word_oracle(testbed, query, filters)
+            assert want, f"{query}: the oracle finds nothing; the case proves nothing"
+            refs, totals = await search_all(client, {"query": query, **args}, limit=2)
+            assert refs == want, f"{query} {args}: stagedoor {refs} != oracle {want}"
+            assert set(totals) == {len(want)}, totals
+        page = await call(client, "search_catalog", {"query": "payment service"})
+        assert page["items"][0]["ref"] == PAYMENT, page
+        # An empty result says what would have matched.
+        none = await call(client, "search_catalog", {"query": "paymnet"})
+        assert none["totalItems"] == 0 and none["hints"]["didYouMean"].startswith("payment"), none
+        none = await call(client, "search_catalog", {"query": "payment zzzqqq"})
+        alone = {w["word"]: w["matches"] for w in none["hints"]["wordsAlone"]}
+        assert alone["payment"] > 0 and alone["zzzqqq"] == 0, none
+        none = await call(client, "search_catalog", {"kind": "service"})
+        assert "`type`" in none["hints"]["filters"][0], none
+
+
 @pytest.mark.parametrize("transport,mode", [("http", "legacy"), ("stdio", "2026-07-28")])
 async def test_filters_combine_like_backstage(connect, testbed, transport, mode) -> None:
     cases: list[tuple[dict[str, Any], list[str], str | None]] = [

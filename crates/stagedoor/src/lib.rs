@@ -36,3 +36,4 @@ pub mod shutdown;
 pub mod tool;
 pub mod tools;
 pub mod transport;
+pub mod words;

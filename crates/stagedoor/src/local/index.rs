@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::Problem;
 use super::load::{Candidate, FileMeta, Loaded};
 use super::table::KeyIndex;
+use super::words::WordIndex;
 
 const SPECIAL_KEYS: [&str; 7] = [
     "attachments",
@@ -222,6 +223,8 @@ pub struct Snapshot {
     pub(crate) entities: Vec<Stored>,
     pub(crate) by_key: HashMap<Box<str>, u32>,
     pub(crate) index: HashMap<Box<str>, KeyIndex>,
+    /// Words of names, titles, tags and descriptions, for free-text search.
+    pub(crate) words: WordIndex,
     by_file: HashMap<Arc<Path>, Vec<u32>>,
     pub(crate) files: HashMap<Arc<Path>, FileMeta>,
     /// Every problem of the load, in the order found.
@@ -272,7 +275,7 @@ impl Snapshot {
             .iter()
             .map(|(k, v)| k.len() + 48 + v.bytes())
             .sum();
-        entities + index
+        entities + index + self.words.bytes()
     }
 
     /// The entity with this lowercase ref.
@@ -387,6 +390,12 @@ impl Snapshot {
             }
         }
         let index = builder.finish(&remap);
+        let words = WordIndex::build(
+            alive
+                .iter()
+                .enumerate()
+                .map(|(fin, prov)| (fin as u32, candidates[*prov].terms.as_slice())),
+        );
         let mut entities = Vec::with_capacity(alive.len());
         let mut by_file: HashMap<Arc<Path>, Vec<u32>> = HashMap::new();
         let rels: Vec<String> = rels.into_iter().map(|r| relations_json(&r)).collect();
@@ -427,6 +436,7 @@ impl Snapshot {
             read,
             skipped,
             dangling,
+            words,
             loaded_at: SystemTime::now(),
             timings: (prepare, started.elapsed()),
         }

@@ -62,6 +62,8 @@ pub(crate) struct Candidate {
     pub line: usize,
     /// The references it makes (relations to emit).
     pub refs: Vec<Target>,
+    /// Its words for free-text search.
+    pub terms: Vec<(String, crate::words::Tier)>,
 }
 
 /// What is remembered of a file between loads.

@@ -32,6 +32,7 @@ mod table;
 mod templates;
 mod validate;
 pub mod watch;
+mod words;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -48,6 +49,7 @@ pub use index::Snapshot;
 pub use load::{LoadOptions, glob_set, normalize as normalize_path};
 /// Backstage's `fields` projection, shared with the tools so both modes project alike.
 pub(crate) use query::project as project_fields;
+pub use words::WordPage;
 
 /// A problem found while loading: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +206,21 @@ impl LocalCatalog {
                 ),
                 url: LOCAL_URL.into(),
             })
+    }
+
+    /// Entities matching the filters and every word of a free-text query, ranked (see
+    /// [`crate::words`]); one page from `offset`.
+    pub fn search_words(
+        &self,
+        filters: &[String],
+        words: &[String],
+        fields: &[String],
+        offset: usize,
+        limit: usize,
+    ) -> Result<WordPage, BackstageError> {
+        self.snapshot()
+            .search_words(filters, words, fields, offset, limit)
+            .map_err(input_error)
     }
 
     /// Entities by reference, aligned with `refs`.

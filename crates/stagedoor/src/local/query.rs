@@ -27,13 +27,13 @@ const DEFAULT_LIMIT: u32 = 200;
 
 /// One statement group of a filter: a lowercase key and its lowercase values (`None`: exists).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Clause {
+pub(super) struct Clause {
     key: String,
     values: Option<Vec<String>>,
 }
 
 /// Parses filter strings; `None` when no filter restricts anything.
-fn parse_filters(filters: &[String]) -> Result<Option<Vec<Vec<Clause>>>, String> {
+pub(super) fn parse_filters(filters: &[String]) -> Result<Option<Vec<Vec<Clause>>>, String> {
     let mut out = Vec::new();
     for f in filters {
         let mut clauses: Vec<(String, Option<Vec<String>>)> = Vec::new();
@@ -133,7 +133,7 @@ fn set_of(ki: Option<&KeyIndex>, values: Option<&[String]>, n: usize) -> FixedBi
 }
 
 impl Snapshot {
-    fn filter_set(&self, filters: &Option<Vec<Vec<Clause>>>) -> FixedBitSet {
+    pub(super) fn filter_set(&self, filters: &Option<Vec<Vec<Clause>>>) -> FixedBitSet {
         let n = self.entities.len();
         let Some(filters) = filters else {
             let mut all = FixedBitSet::with_capacity(n);

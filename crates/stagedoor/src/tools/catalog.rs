@@ -83,7 +83,8 @@ impl FilterArg {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SearchParams {
-    /// Free text matched (as a substring, case-insensitive) against name, title, description and tags.
+    /// Free text: words in any order, each matching the start of a word of the name, title,
+    /// description or tags (case-insensitive); results ranked, name and title matches first.
     pub query: Option<String>,
     /// Entity kind: Component, API, System, Domain, Resource, Group, User, Template, Location.
     pub kind: Option<String>,
@@ -123,6 +124,9 @@ pub struct SearchOutput {
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
+    /// Only when nothing matched: what would have (words alone, close names, filter values).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hints: Option<super::catalog_words::SearchHints>,
 }
 
 /// The `search_catalog` tool.
@@ -132,7 +136,7 @@ impl CuratedTool for SearchCatalog {
     const FAMILY: &'static str = "catalog";
     const NAME: &'static str = SEARCH;
     const TITLE: &'static str = "Search the software catalog";
-    const DESCRIPTION: &'static str = "Search the Backstage software catalog by free text and filters (kind, type, owner, lifecycle, tags, namespace, system, or a raw Backstage filter expression). Returns compact summaries (ref, kind, title, description, owner, type, lifecycle, tags), the total count and a cursor for the next page. Use get_entity on a ref for full detail.";
+    const DESCRIPTION: &'static str = "Search the Backstage software catalog by free text (words in any order, word prefixes, ranked) and filters (kind, type, owner, lifecycle, tags, namespace, system, or a raw Backstage filter expression). Returns compact summaries (ref, kind, title, description, owner, type, lifecycle, tags), the total count and a cursor for the next page. Use get_entity on a ref for full detail.";
     const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
     const NEEDS: Needs = Needs::AnyPortal;
     type Params = SearchParams;
@@ -179,7 +183,7 @@ fn structured_filter(p: &SearchParams) -> Result<Vec<String>, ToolError> {
 }
 
 /// Builds the Backstage filter list: each raw expression ANDed with the structured filters.
-fn combined_filters(p: &SearchParams) -> Result<Vec<String>, ToolError> {
+pub(crate) fn combined_filters(p: &SearchParams) -> Result<Vec<String>, ToolError> {
     let structured = structured_filter(p)?.join(",");
     let raw = p
         .filter
@@ -205,7 +209,7 @@ fn combined_filters(p: &SearchParams) -> Result<Vec<String>, ToolError> {
         .collect())
 }
 
-fn summary_fields(extra: &[String], always: &[&str]) -> Vec<String> {
+pub(crate) fn summary_fields(extra: &[String], always: &[&str]) -> Vec<String> {
     let mut fields: Vec<String> = shape::SUMMARY_FIELDS
         .iter()
         .chain(always)
@@ -242,6 +246,9 @@ pub(crate) async fn search_page(
         return Err(ToolError::invalid(format!(
             "`limit` must be between 1 and {MAX_LIMIT}, got {limit}"
         )));
+    }
+    if let Some(page) = super::catalog_words::page(ctx, p, always, limit).await? {
+        return Ok(page);
     }
     let (query, extra_fields) = match &p.cursor {
         Some(c) if !c.trim().is_empty() => {
@@ -316,10 +323,16 @@ pub(crate) async fn search(ctx: ToolCtx, p: SearchParams) -> Result<SearchOutput
             s
         })
         .collect();
+    let hints = if page.total_items == 0 && p.cursor.is_none() {
+        super::catalog_words::hints(&ctx, &p).await
+    } else {
+        None
+    };
     Ok(SearchOutput {
         items,
         total_items: page.total_items,
         next_cursor,
+        hints,
     })
 }
 

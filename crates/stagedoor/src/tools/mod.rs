@@ -9,6 +9,7 @@
 
 pub mod apis;
 pub mod catalog;
+pub mod catalog_words;
 pub mod connection;
 pub mod local;
 pub(crate) mod resolve;
