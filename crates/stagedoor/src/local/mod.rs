@@ -16,6 +16,8 @@
 //! - `watch`: file watching with a debounced reload.
 //! - `docs`: TechDocs sites produced from mkdocs sources next to the catalog files.
 //! - `templates`: template parameter forms, as Backstage's scaffolder computes them.
+//! - `words`: the word index of `search_catalog` free text.
+//! - `search`: document search (the `search` tool) with tantivy, updated incrementally.
 //!
 //! A [`LocalCatalog`] holds the current [`Snapshot`]; a reload builds a new one off to the
 //! side and swaps it in, so readers never wait for a load.
@@ -28,6 +30,7 @@ mod placeholder;
 mod prepare;
 mod query;
 mod relations;
+mod search;
 mod table;
 mod templates;
 mod validate;
@@ -110,6 +113,8 @@ pub struct LocalCatalog {
     roots: Vec<PathBuf>,
     /// Docs sites just read, by lowercase ref and build time (see `docs`).
     sites: moka::sync::Cache<(String, Option<u64>), Arc<docs::Site>>,
+    /// Document search over entities and TechDocs sources (built at the first search).
+    doc_index: search::DocIndex,
 }
 
 /// Docs sites kept between a metadata read and the page reads of the same tool call.
@@ -152,6 +157,7 @@ impl LocalCatalog {
                 .max_capacity(SITES_KEPT)
                 .time_to_live(SITE_TTL)
                 .build(),
+            doc_index: search::DocIndex::default(),
         }
     }
 

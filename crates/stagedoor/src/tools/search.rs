@@ -109,7 +109,7 @@ impl CuratedTool for Search {
     const TITLE: &'static str = "Search the developer portal";
     const DESCRIPTION: &'static str = "Full-text search over everything Backstage's search engine indexes: catalog entities (type software-catalog), TechDocs pages and sections (techdocs), and other document types the portal adds. Filter by `types` and field `filters`; page with `cursor`. Each hit has its type, title, a short extract with matches in **bold**, its location, and the entityRef (plus TechDocs path and section) to pass to the tool named in nextTool (get_entity or get_techdocs_page).";
     const ATTRIBUTES: Attributes = Attributes::READ_ONLY;
-    const NEEDS: Needs = Needs::Backstage;
+    const NEEDS: Needs = Needs::AnyPortal;
     type Params = SearchParams;
     type Output = SearchOutput;
 

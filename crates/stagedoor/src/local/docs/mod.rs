@@ -293,6 +293,65 @@ impl Site {
         }
     }
 
+    /// Every section of every page, for document search: the page's location in the site
+    /// (`runbook/`), its title, and per heading the anchor, the heading and the text under
+    /// it (the text before the first heading is the page's own section, anchor `None`).
+    pub(crate) fn sections(&self) -> Vec<DocSection> {
+        let mut out = Vec::new();
+        for (i, p) in self.pages.iter().enumerate() {
+            let Ok(text) = read_capped(&p.path, self.max_bytes) else {
+                continue;
+            };
+            let page = if self.directory_urls {
+                p.file
+                    .strip_suffix("index.html")
+                    .unwrap_or(&p.file)
+                    .to_string()
+            } else {
+                p.file.clone()
+            };
+            let page_title = self.title(i);
+            let (_, body) = render::front_matter(&text);
+            let mut ids = std::collections::HashSet::new();
+            let mut current = DocSection {
+                page: page.clone(),
+                anchor: None,
+                title: page_title.clone(),
+                text: String::new(),
+            };
+            let mut fence: Option<&str> = None;
+            for line in body.lines() {
+                let t = line.trim_start();
+                if let Some(f) = fence {
+                    if t.starts_with(f) {
+                        fence = None;
+                    }
+                } else if t.starts_with("```") || t.starts_with("~~~") {
+                    fence = Some(&t[..3]);
+                } else if let Some(h) = heading(t) {
+                    let id = render::unique(&mut ids, render::slugify(h));
+                    let done = std::mem::replace(
+                        &mut current,
+                        DocSection {
+                            page: page.clone(),
+                            anchor: Some(id),
+                            title: h.to_string(),
+                            text: String::new(),
+                        },
+                    );
+                    if done.anchor.is_some() || !done.text.trim().is_empty() {
+                        out.push(done);
+                    }
+                    continue;
+                }
+                current.text.push_str(line);
+                current.text.push('\n');
+            }
+            out.push(current);
+        }
+        out
+    }
+
     /// `search/search_index.json` with one document per page (title and location), in
     /// navigation order and then the pages outside it.
     fn search_index(&self) -> String {
@@ -320,6 +379,37 @@ impl Site {
             .collect();
         json!({"config": {"lang": ["en"]}, "docs": docs}).to_string()
     }
+}
+
+/// One section of a docs page, as document search indexes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DocSection {
+    /// The page's location in the site, e.g. `runbook/` (empty: the home page).
+    pub page: String,
+    /// The heading's anchor (`None`: the text before the first heading).
+    pub anchor: Option<String>,
+    /// The heading (or the page title).
+    pub title: String,
+    /// The Markdown under it.
+    pub text: String,
+}
+
+/// The text of an ATX heading line (`## Runbook {#id}` → `Runbook`).
+fn heading(line: &str) -> Option<&str> {
+    let level = line.bytes().take_while(|b| *b == b'#').count();
+    if !(1..=6).contains(&level) {
+        return None;
+    }
+    let rest = &line[level..];
+    if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let text = rest.trim().trim_end_matches('#').trim();
+    let text = match text.rfind(" {") {
+        Some(i) if text.ends_with('}') => text[..i].trim(),
+        _ => text,
+    };
+    (!text.is_empty()).then_some(text)
 }
 
 /// The page indexes of a navigation, in order.
@@ -578,7 +668,7 @@ impl LocalCatalog {
 
     /// The docs site of entity `r`, read from its mkdocs sources now (and kept for the
     /// file reads that follow under the same build time).
-    fn site_of(&self, r: &EntityRef) -> Result<Arc<Site>, BackstageError> {
+    pub(crate) fn site_of(&self, r: &EntityRef) -> Result<Arc<Site>, BackstageError> {
         let entity = self.entity(r)?;
         let shown = r.to_string_ref();
         let techdocs_ref = entity

@@ -151,7 +151,7 @@ pub(crate) fn slugify(text: &str) -> String {
 }
 
 /// Python-Markdown's `toc` unique(): `id`, else `id_1`, `id_2`, ... (an empty id is `_1`).
-fn unique(ids: &mut HashSet<String>, mut id: String) -> String {
+pub(crate) fn unique(ids: &mut HashSet<String>, mut id: String) -> String {
     while id.is_empty() || ids.contains(&id) {
         id = match id.rsplit_once('_') {
             Some((stem, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
@@ -167,7 +167,7 @@ fn unique(ids: &mut HashSet<String>, mut id: String) -> String {
 
 /// Splits off YAML front matter (`---` … `---` or `...` at the very start); returns its
 /// `title` and the rest.
-fn front_matter(markdown: &str) -> (Option<String>, &str) {
+pub(crate) fn front_matter(markdown: &str) -> (Option<String>, &str) {
     let text = markdown.strip_prefix('\u{feff}').unwrap_or(markdown);
     let Some(rest) = text
         .strip_prefix("---\n")
