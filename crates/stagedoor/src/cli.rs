@@ -143,7 +143,8 @@ pub fn init_logging(settings: &Settings) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::logging::LossyStderr)
+        .log_internal_errors(false)
         .with_ansi(false);
     let _ = match settings.logging.format {
         LogFormat::Json => builder.json().try_init(),
@@ -325,6 +326,7 @@ pub async fn serve(settings: Settings, server_key: Option<String>) -> i32 {
         return EXIT_USAGE;
     }
     let shutdown = crate::shutdown::on_signal();
+    crate::shutdown::hard_deadline(&shutdown, settings.server.shutdown_grace);
     if let Some(c) = portal.local_catalog()
         && c.config().watch
     {

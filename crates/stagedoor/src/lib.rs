@@ -8,6 +8,7 @@
 //! - [`config`]: layered YAML + environment → validated [`config::Settings`].
 //! - [`transport`]: stdio and Streamable HTTP (`/mcp[/<key>]`, `/api/mcp-actions/v1[/<key>]`,
 //!   `/healthz`, `/readyz`).
+//! - [`listener`]: the accept loop (connection caps, header timeout) and the body guard.
 //! - [`mcp`]: the only module that speaks rmcp's types; one handler per server.
 //! - [`servers`]: the default and named servers and the tool view of each.
 //! - [`filter`]: include/exclude rules with the official plugin's semantics.
@@ -18,7 +19,8 @@
 //! - [`audit`]: one JSON line per tool call, secrets redacted.
 //! - [`portal`]: Backstage as the tools see it (client + cache), or the local catalog.
 //! - [`local`]: catalog files served without Backstage (load, validate, relations, query, watch).
-//! - [`shutdown`]: one cancellation token for SIGINT/SIGTERM.
+//! - [`shutdown`]: one cancellation token for SIGINT/SIGTERM, and a hard deadline after it.
+//! - [`logging`]: a lossy, non-blocking stderr writer; quiet exit on a closed stdout.
 
 pub mod access;
 pub mod audit;
@@ -27,7 +29,9 @@ pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod filter;
+pub mod listener;
 pub mod local;
+pub mod logging;
 pub(crate) mod markdown;
 pub mod mcp;
 pub mod portal;

@@ -5,7 +5,10 @@ use stagedoor::cli::{self, Cli, Command, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 use stagedoor::config::ProcessEnv;
 
 fn main() {
-    std::process::exit(run());
+    stagedoor::logging::exit_quietly_on_broken_stdout();
+    let code = run();
+    stagedoor::logging::flush(std::time::Duration::from_secs(1));
+    std::process::exit(code);
 }
 
 fn run() -> i32 {

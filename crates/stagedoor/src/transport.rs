@@ -236,18 +236,24 @@ pub fn app(
         };
     }
     let limits = &settings.limits;
+    // Outermost first: the whole body is read (bounded in size and time), then the caller
+    // authenticated, and only then a concurrency slot taken.
     let mcp = mcp
-        .layer(axum::middleware::from_fn_with_state(
-            state.auth.clone(),
-            crate::auth::layer,
-        ))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(limit_error))
                 .load_shed()
                 .concurrency_limit(limits.max_concurrent_requests)
                 .timeout(limits.request_timeout),
-        );
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            crate::auth::layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            crate::listener::body::BodyLimits::new(settings.max_request_body_bytes),
+            crate::listener::body::guard,
+        ));
     let mut app = mcp.merge(
         Router::new()
             .route("/healthz", get(healthz))
@@ -324,20 +330,12 @@ pub async fn serve_http(
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "serving MCP over Streamable HTTP at http://{local}/mcp");
-    let signal = shutdown.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        signal.cancelled().await;
-    });
-    let mut server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        r = &mut server => return r.map_err(|e| anyhow::anyhow!("HTTP server failed: {e}")),
-        () = shutdown.cancelled() => {}
-    }
-    match tokio::time::timeout(grace, server).await {
-        Ok(r) => r.map_err(|e| anyhow::anyhow!("HTTP server failed: {e}")),
-        Err(_) => {
-            tracing::warn!(grace = ?grace, "requests still running after the shutdown grace period; stopping anyway");
-            Ok(())
-        }
-    }
+    crate::listener::serve(
+        listener,
+        app,
+        crate::listener::ConnLimits::default(),
+        shutdown,
+        grace,
+    )
+    .await
 }
