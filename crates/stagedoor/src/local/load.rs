@@ -198,12 +198,18 @@ impl Loader<'_> {
     /// Files under `dir` matching the include globs and not excluded, sorted.
     fn walk(&mut self, dir: &Path) -> Vec<PathBuf> {
         let mut files = Vec::new();
+        let root = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let mut outside = Vec::new();
         let walker = walkdir::WalkDir::new(dir)
             .follow_links(true)
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|e| {
                 let rel = e.path().strip_prefix(dir).unwrap_or(e.path());
+                if e.depth() > 0 && !super::confine::walk_keeps(e, &root) {
+                    outside.push(e.path().to_path_buf());
+                    return false;
+                }
                 e.depth() == 0
                     || !(self.opts.exclude.is_match(rel)
                         || e.file_type().is_dir() && self.opts.exclude.is_match(rel.join("x")))
@@ -222,6 +228,16 @@ impl Loader<'_> {
                     self.problem(&at, None, format!("cannot read: {e}"));
                 }
             }
+        }
+        for link in outside {
+            self.problem(
+                &link,
+                None,
+                format!(
+                    "symlink resolves outside the catalog root {}; not followed",
+                    root.display()
+                ),
+            );
         }
         files
     }
@@ -340,7 +356,7 @@ impl Loader<'_> {
         let dir = loc_file.parent().unwrap_or(Path::new("/"));
         let joined = normalize(&dir.join(target));
         let files = if target.contains(['*', '?', '[', '{']) {
-            self.expand(&joined)
+            self.expand(&joined, root)
         } else if joined.exists() {
             vec![joined.clone()]
         } else {
@@ -358,9 +374,9 @@ impl Loader<'_> {
         }
         let mut out = Vec::new();
         for f in files {
-            let canon = match f.canonicalize() {
+            let canon = match super::confine::resolve_inside(&f, &[root]) {
                 Ok(c) => c,
-                Err(e) => {
+                Err(super::confine::Refused::Unresolved(e)) => {
                     self.problem(
                         loc_file,
                         Some(line),
@@ -368,15 +384,15 @@ impl Loader<'_> {
                     );
                     continue;
                 }
+                Err(super::confine::Refused::Outside(_)) => {
+                    self.problem(
+                        loc_file,
+                        Some(line),
+                        format!("Location target `{target}` resolves outside the catalog root {}; not followed", root.display()),
+                    );
+                    continue;
+                }
             };
-            if !canon.starts_with(root) {
-                self.problem(
-                    loc_file,
-                    Some(line),
-                    format!("Location target `{target}` resolves outside the catalog root {}; not followed", root.display()),
-                );
-                continue;
-            }
             if let Some(pos) = chain.iter().position(|c| *c == canon) {
                 let cycle: Vec<String> = chain[pos..]
                     .iter()
@@ -396,8 +412,8 @@ impl Loader<'_> {
     }
 
     /// Expands a glob target: walks from its literal directory prefix.
-    fn expand(&mut self, pattern: &Path) -> Vec<PathBuf> {
-        let files = glob_files(pattern);
+    fn expand(&mut self, pattern: &Path, root: &Path) -> Vec<PathBuf> {
+        let files = glob_files(pattern, root);
         let base: PathBuf = pattern
             .components()
             .take_while(|c| {
@@ -456,7 +472,7 @@ fn reached_by_locations(files: &[PathBuf], root: &Path, max: u64) -> HashSet<Pat
                     }
                     let joined = normalize(&dir.join(t));
                     if t.contains(['*', '?', '[', '{']) {
-                        out.extend(glob_files(&joined));
+                        out.extend(glob_files(&joined, root));
                     } else {
                         out.push(joined);
                     }
@@ -471,8 +487,9 @@ fn reached_by_locations(files: &[PathBuf], root: &Path, max: u64) -> HashSet<Pat
     lists.into_iter().flatten().collect()
 }
 
-/// The files a glob pattern (an absolute path) matches, walking from its literal prefix.
-fn glob_files(pattern: &Path) -> Vec<PathBuf> {
+/// The files a glob pattern (an absolute path) matches, walking from its literal prefix and
+/// never through a symlink that leaves `root`.
+fn glob_files(pattern: &Path, root: &Path) -> Vec<PathBuf> {
     let mut base = PathBuf::new();
     for c in pattern.components() {
         if c.as_os_str()
@@ -490,6 +507,7 @@ fn glob_files(pattern: &Path) -> Vec<PathBuf> {
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
+        .filter_entry(|e| super::confine::walk_keeps(e, root))
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file() && glob.is_match(e.path()))
         .map(|e| e.into_path())

@@ -22,6 +22,7 @@
 //! A [`LocalCatalog`] holds the current [`Snapshot`]; a reload builds a new one off to the
 //! side and swaps it in, so readers never wait for a load.
 
+mod confine;
 pub(crate) mod docs;
 mod index;
 mod kinds;

@@ -131,16 +131,17 @@ pub(crate) fn confine(target: &str, dir: &Path, root: &Path) -> Result<PathBuf, 
         ));
     }
     let joined = dir.join(rel);
-    let canon = joined
-        .canonicalize()
-        .map_err(|e| format!("cannot read `{target}` ({}): {e}", joined.display()))?;
-    if !canon.starts_with(root) {
-        return Err(format!(
+    match super::confine::resolve_inside(&joined, &[root]) {
+        Ok(canon) => Ok(canon),
+        Err(super::confine::Refused::Unresolved(e)) => Err(format!(
+            "cannot read `{target}` ({}): {e}",
+            joined.display()
+        )),
+        Err(super::confine::Refused::Outside(_)) => Err(format!(
             "`{target}` resolves outside the catalog root {}; only files inside it are read",
             root.display()
-        ));
+        )),
     }
-    Ok(canon)
 }
 
 fn read(target: &str, scope: &Scope<'_>) -> Result<(PathBuf, String), String> {

@@ -133,13 +133,20 @@ fn sample(refs: &[String]) -> String {
 pub fn spawn(catalog: Arc<LocalCatalog>, shutdown: CancellationToken) {
     let (tx, mut rx) = mpsc::unbounded_channel::<notify::Result<notify::Event>>();
     let tx2 = tx.clone();
-    let mut watcher = match notify::recommended_watcher(move |r| {
-        let _ = tx.send(r);
-    }) {
+    // Symlinks are not followed: a link inside the root that leaves it must not place
+    // watches outside (links that stay inside are watched through their targets).
+    let mut watcher = match RecommendedWatcher::new(
+        move |r| {
+            let _ = tx.send(r);
+        },
+        notify::Config::default().with_follow_symlinks(false),
+    ) {
         Ok(w) => AnyWatcher::Native(w),
         Err(e) => {
             tracing::warn!(error = %e, "file watching unavailable; polling the catalog every second");
-            let config = notify::Config::default().with_poll_interval(POLL_INTERVAL);
+            let config = notify::Config::default()
+                .with_poll_interval(POLL_INTERVAL)
+                .with_follow_symlinks(false);
             match PollWatcher::new(
                 move |r| {
                     let _ = tx2.send(r);

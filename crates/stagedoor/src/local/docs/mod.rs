@@ -443,17 +443,21 @@ fn parse_config(text: &str) -> Result<Value, String> {
 
 /// `path` made canonical, if it is a directory inside one of `roots`.
 fn inside(path: &Path, roots: &[PathBuf]) -> Result<PathBuf, String> {
-    let canon = path
-        .canonicalize()
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let roots: Vec<&Path> = roots.iter().map(PathBuf::as_path).collect();
+    let canon = match crate::local::confine::resolve_inside(path, &roots) {
+        Ok(c) => c,
+        Err(crate::local::confine::Refused::Unresolved(e)) => {
+            return Err(format!("cannot read {}: {e}", path.display()));
+        }
+        Err(crate::local::confine::Refused::Outside(canon)) => {
+            return Err(format!(
+                "{} is outside the catalog paths; docs are read only from inside them",
+                canon.display()
+            ));
+        }
+    };
     if !canon.is_dir() {
         return Err(format!("{} is not a directory", canon.display()));
-    }
-    if !roots.iter().any(|r| canon.starts_with(r)) {
-        return Err(format!(
-            "{} is outside the catalog paths; docs are read only from inside them",
-            canon.display()
-        ));
     }
     Ok(canon)
 }
