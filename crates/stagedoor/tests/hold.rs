@@ -349,3 +349,67 @@ fn oversized_content_length_is_refused_before_reading() {
     });
     let _ = std::fs::remove_dir_all(dir);
 }
+
+async fn initialize_with(port: u16, token: &str) -> std::io::Result<String> {
+    request(
+        port,
+        format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nAuthorization: Bearer {token}\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{INIT}",
+            INIT.len()
+        ),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_tokens_file_revokes_and_a_fifo_in_its_place_stalls_nothing() {
+    let dir = workdir("tokensfile");
+    let tokens = dir.join("tokens.yaml");
+    let token = "hold-test-token-0123456789abcdef";
+    std::fs::write(&tokens, format!("- token: {token}\n  subject: ci\n")).unwrap();
+    std::fs::write(
+        dir.join("stagedoor.yaml"),
+        format!(
+            "server:\n  shutdownGrace: 2s\nauth:\n  tokensFile: {}\n",
+            tokens.display()
+        ),
+    )
+    .unwrap();
+    let mut server = Server::start(&dir, "warn", Stdio::null());
+    server.wait_ready().await;
+    assert!(served(&initialize_with(server.port, token).await.unwrap()));
+    // The file goes away and a FIFO (which nobody writes) takes its place.
+    std::fs::remove_file(&tokens).unwrap();
+    let made = Command::new("mkfifo").arg(&tokens).status().unwrap();
+    assert!(made.success());
+    // Revoked after the 5 s grace (polled every second); bounded wait, with slack.
+    let started = Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < Duration::from_secs(20) {
+        last = initialize_with(server.port, token).await.unwrap();
+        if last.starts_with("HTTP/1.1 401") {
+            break;
+        }
+        assert!(served(&last), "{last}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        last.starts_with("HTTP/1.1 401"),
+        "token still accepted: {last}"
+    );
+    // Requests are still answered at once, and SIGTERM still stops the process.
+    assert!(
+        get(server.port, "/healthz")
+            .await
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
+    server.sigterm();
+    assert!(
+        server.wait_exit(Duration::from_secs(15)).is_some(),
+        "still running after SIGTERM"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -11,6 +11,7 @@
 pub mod jwt;
 pub mod metadata;
 pub mod tokens;
+mod tokens_file;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;

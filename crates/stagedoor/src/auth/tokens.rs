@@ -3,13 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use subtle::ConstantTimeEq;
 
-use crate::config::raw::RawToken;
-use crate::config::security::{self, StaticToken};
+use crate::config::security::StaticToken;
 
 /// How often the tokens file is checked for changes.
 pub const FILE_POLL: Duration = Duration::from_secs(1);
@@ -97,11 +96,18 @@ pub struct TokenStore {
     config: Vec<Entry>,
     file: Option<PathBuf>,
     from_file: RwLock<FileState>,
+    /// A reload is running on a blocking thread (a slow mount must not pile them up).
+    reloading: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
 struct FileState {
-    stamp: Option<(SystemTime, u64)>,
+    /// Hash of the content last seen (valid or not); `None` while the file is unreadable.
+    hash: Option<u64>,
+    /// Since when the file has been missing or unreadable.
+    failing_since: Option<std::time::Instant>,
+    /// The last error logged, so each distinct problem is logged once.
+    last_error: Option<String>,
     entries: Vec<Entry>,
 }
 
@@ -112,6 +118,7 @@ impl TokenStore {
             config: entries(tokens),
             file,
             from_file: RwLock::new(FileState::default()),
+            reloading: std::sync::atomic::AtomicBool::new(false),
         });
         store.reload_if_changed();
         store
@@ -147,45 +154,32 @@ impl TokenStore {
         found
     }
 
-    /// Re-reads the tokens file when its modification time or size changed. A file that
-    /// fails to parse keeps the previous tokens in force (and is logged).
+    /// Re-reads the tokens file and applies it when its content changed (see
+    /// `auth::tokens_file`).
     pub fn reload_if_changed(&self) {
         let Some(path) = &self.file else { return };
-        let stamp = std::fs::metadata(path)
-            .ok()
-            .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()));
-        {
-            let current = match self.from_file.read() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            if current.stamp == stamp && stamp.is_some() {
-                return;
-            }
-        }
-        match read_tokens_file(path) {
-            Ok(tokens) => {
-                let mut state = match self.from_file.write() {
-                    Ok(g) => g,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
-                tracing::info!(path = %path.display(), tokens = tokens.len(), "tokens file loaded");
-                state.entries = entries(&tokens);
-                state.stamp = stamp;
-            }
-            Err(e) => {
-                tracing::error!(path = %path.display(), error = %e, "tokens file not loaded; keeping the previous tokens");
-                let mut state = match self.from_file.write() {
-                    Ok(g) => g,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
-                state.stamp = stamp;
-            }
-        }
+        let read = crate::config::tokens_file::read_bounded(path);
+        let mut state = match self.from_file.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        super::tokens_file::apply(
+            &mut state_view(&mut state),
+            &self.config_tokens(),
+            path,
+            read,
+        );
     }
 
-    /// Polls the tokens file until `stop` is cancelled.
+    fn config_tokens(&self) -> Vec<&[u8]> {
+        self.config.iter().map(|e| e.token.as_slice()).collect()
+    }
+
+    /// Polls the tokens file until `stop` is cancelled. Each read runs on a blocking thread
+    /// and a read still running skips the next poll, so a stuck file system cannot stall
+    /// requests or the shutdown.
     pub fn watch(self: &Arc<Self>, stop: tokio_util::sync::CancellationToken) {
+        use std::sync::atomic::Ordering;
         if self.file.is_none() {
             return;
         }
@@ -194,7 +188,17 @@ impl TokenStore {
             let mut tick = tokio::time::interval(FILE_POLL);
             loop {
                 tokio::select! {
-                    _ = tick.tick() => store.reload_if_changed(),
+                    _ = tick.tick() => {
+                        if store.reloading.swap(true, Ordering::AcqRel) {
+                            continue;
+                        }
+                        let s = store.clone();
+                        // Not awaited: the poll loop (and shutdown) never waits on the disk.
+                        drop(tokio::task::spawn_blocking(move || {
+                            s.reload_if_changed();
+                            s.reloading.store(false, Ordering::Release);
+                        }));
+                    }
                     () = stop.cancelled() => break,
                 }
             }
@@ -202,19 +206,20 @@ impl TokenStore {
     }
 }
 
+/// The parts of the file state the reload logic changes.
+fn state_view(state: &mut FileState) -> super::tokens_file::View<'_, Entry> {
+    super::tokens_file::View {
+        hash: &mut state.hash,
+        failing_since: &mut state.failing_since,
+        last_error: &mut state.last_error,
+        entries: &mut state.entries,
+        make: entries,
+    }
+}
+
 /// Reads a tokens file: a YAML or JSON list of `{token, subject, servers?, tools?, readOnly?}`.
 pub fn read_tokens_file(path: &Path) -> Result<Vec<StaticToken>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    let raw: Vec<RawToken> = if text.trim().is_empty() {
-        Vec::new()
-    } else {
-        serde_saphyr::from_str(&text).map_err(|e| format!("not a list of tokens: {e}"))?
-    };
-    let origin = path.display().to_string();
-    raw.iter()
-        .enumerate()
-        .map(|(i, t)| security::token(t, &i.to_string(), &origin).map_err(|e| e.to_string()))
-        .collect()
+    crate::config::tokens_file::load(path)
 }
 
 #[cfg(test)]
@@ -277,6 +282,43 @@ mod tests {
         assert!(
             store.lookup("second-token-value-longer").is_some(),
             "bad file keeps old tokens"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn deleted_file_revokes_after_the_grace_and_same_size_edits_are_seen() {
+        let dir = std::env::temp_dir().join(format!("stagedoor-tokens-del-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tokens.yaml");
+        std::fs::write(&path, "- token: first-token-valueA\n  subject: one\n").unwrap();
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let store = TokenStore::new(&[], Some(path.clone()));
+        assert!(store.lookup("first-token-valueA").is_some());
+        // Same size, same modification time, other content.
+        std::fs::write(&path, "- token: first-token-valueB\n  subject: one\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        store.reload_if_changed();
+        assert!(store.lookup("first-token-valueA").is_none());
+        assert!(store.lookup("first-token-valueB").is_some());
+        std::fs::remove_file(&path).unwrap();
+        store.reload_if_changed();
+        assert!(
+            store.lookup("first-token-valueB").is_some(),
+            "kept within the grace"
+        );
+        // The grace period has passed.
+        store.from_file.write().unwrap().failing_since =
+            std::time::Instant::now().checked_sub(super::super::tokens_file::REVOKE_GRACE);
+        store.reload_if_changed();
+        assert!(
+            store.lookup("first-token-valueB").is_none(),
+            "revoked after the grace"
         );
         std::fs::remove_dir_all(&dir).ok();
     }

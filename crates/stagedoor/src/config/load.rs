@@ -58,8 +58,13 @@ pub fn parse_yaml(origin: &str, text: &str, env: &dyn Env) -> Result<Layer, Conf
     let parsed: Value = if text.trim().is_empty() {
         Value::Object(Map::new())
     } else {
-        serde_saphyr::from_str(text)
-            .map_err(|e| ConfigError::new(origin, None, format!("not valid YAML: {e}")))?
+        serde_saphyr::from_str(text).map_err(|e| {
+            ConfigError::new(
+                origin,
+                None,
+                format!("not valid YAML: {}", super::yaml_error::describe(&e)),
+            )
+        })?
     };
     let mut value = match parsed {
         Value::Null => Value::Object(Map::new()),

@@ -11,6 +11,8 @@ pub mod load;
 pub mod raw;
 pub mod security;
 pub mod settings;
+pub mod tokens_file;
+pub mod yaml_error;
 
 use std::fmt;
 use std::path::PathBuf;

@@ -186,7 +186,20 @@ pub fn auth(
             ));
         }
     }
+    if let Some(d) = super::tokens_file::duplicate(&out.tokens, "token") {
+        return Err(ConfigError::new(origin, Some("auth.tokens"), d));
+    }
     out.tokens_file = raw.tokens_file.map(PathBuf::from);
+    if let Some(path) = &out.tokens_file {
+        // The file must exist and be valid at start; later changes are watched.
+        super::tokens_file::load(path).map_err(|e| {
+            ConfigError::new(
+                origin,
+                Some("auth.tokensFile"),
+                format!("{}: {e}", path.display()),
+            )
+        })?;
+    }
     if let Some(o) = raw.oauth.filter(|o| o.enabled.unwrap_or(true)) {
         let issuer = match (o.issuer, backstage_base) {
             (Some(i), _) => {
@@ -264,6 +277,13 @@ pub fn limits(raw: Option<RawLimits>, origin: &str) -> Result<LimitsSettings, Co
         })?,
         None => d.request_timeout,
     };
+    if request_timeout.is_zero() {
+        return Err(ConfigError::new(
+            origin,
+            Some("server.limits.requestTimeout"),
+            "is zero; give a positive duration like `300s`",
+        ));
+    }
     Ok(LimitsSettings {
         requests_per_minute: raw.requests_per_minute.unwrap_or(d.requests_per_minute),
         burst: raw.burst.unwrap_or(d.burst),

@@ -251,9 +251,9 @@ impl Settings {
                 Some(BackstageSettings {
                     base_url,
                     token,
-                    timeout: duration(b.timeout.as_deref(), defaults::BACKSTAGE_TIMEOUT)
+                    timeout: positive_duration(b.timeout.as_deref(), defaults::BACKSTAGE_TIMEOUT)
                         .map_err(|m| err("backstage.timeout", m))?,
-                    connect_timeout: duration(
+                    connect_timeout: positive_duration(
                         b.connect_timeout.as_deref(),
                         defaults::BACKSTAGE_CONNECT_TIMEOUT,
                     )
@@ -337,7 +337,27 @@ impl Settings {
 
         let l = raw.logging.unwrap_or_default();
         let logging = LoggingSettings {
-            level: l.level.unwrap_or_else(|| defaults::LOG_LEVEL.to_string()),
+            level: match l.level {
+                None => defaults::LOG_LEVEL.to_string(),
+                Some(level) => {
+                    // A bare word would be taken as a target name: only level names may
+                    // stand alone (`info`, `warn,stagedoor=debug`).
+                    let bare_ok = level.split(',').map(str::trim).all(|d| {
+                        d.contains('=')
+                            || ["off", "error", "warn", "info", "debug", "trace"]
+                                .contains(&d.to_ascii_lowercase().as_str())
+                    });
+                    if !bare_ok || tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+                        return Err(err(
+                            "logging.level",
+                            format!(
+                                "`{level}` is not a level (off, error, warn, info, debug, trace) or a RUST_LOG-style filter such as `info,stagedoor=debug`"
+                            ),
+                        ));
+                    }
+                    level
+                }
+            },
             format: match l.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
@@ -531,6 +551,20 @@ fn validate_origins(origins: Vec<String>) -> Result<Vec<String>, String> {
         }
     }
     Ok(origins)
+}
+
+/// Like [`duration`], refusing zero.
+pub(crate) fn positive_duration(
+    input: Option<&str>,
+    default: Duration,
+) -> Result<Duration, String> {
+    match duration(input, default)? {
+        d if d.is_zero() => Err(format!(
+            "`{}` is zero; give a positive duration like `10s`",
+            input.unwrap_or_default().trim()
+        )),
+        d => Ok(d),
+    }
 }
 
 fn duration(input: Option<&str>, default: Duration) -> Result<Duration, String> {
