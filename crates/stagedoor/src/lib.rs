@@ -19,6 +19,7 @@
 //! - [`audit`]: one JSON line per tool call, secrets redacted.
 //! - [`portal`]: Backstage as the tools see it (client + cache), or the local catalog.
 //! - [`local`]: catalog files served without Backstage (load, validate, relations, query, watch).
+//! - [`readiness`]: `/readyz` from a cached Backstage probe.
 //! - [`shutdown`]: one cancellation token for SIGINT/SIGTERM, and a hard deadline after it.
 //! - [`logging`]: a lossy, non-blocking stderr writer; quiet exit on a closed stdout.
 
@@ -35,6 +36,7 @@ pub mod logging;
 pub(crate) mod markdown;
 pub mod mcp;
 pub mod portal;
+pub mod readiness;
 pub mod servers;
 pub mod shutdown;
 pub mod tool;

@@ -25,7 +25,6 @@ use crate::auth::AuthState;
 use crate::config::settings::ServerSettings;
 use crate::mcp::Handler;
 use crate::portal::Portal;
-use crate::portal::health;
 
 /// Serves MCP on stdin/stdout until stdin closes or `shutdown` fires.
 pub async fn serve_stdio(handler: Handler, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -58,6 +57,8 @@ pub struct AppState {
     pub auth: Arc<AuthState>,
     /// OAuth discovery routes (`/.well-known/...`), in OAuth mode.
     pub discovery: Option<Router>,
+    /// The cached Backstage probe behind `/readyz`.
+    pub readiness: Arc<crate::readiness::Readiness>,
 }
 
 impl AppState {
@@ -86,6 +87,7 @@ impl AppState {
             portal,
             auth,
             discovery,
+            readiness: Arc::default(),
         }
     }
 }
@@ -96,11 +98,17 @@ async fn check_host(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let host = req
-        .headers()
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
+    let mut values = req.headers().get_all(axum::http::header::HOST).iter();
+    let host = values.next().and_then(|h| h.to_str().ok()).unwrap_or("");
+    if values.next().is_some() {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(
+                json!({"error": {"code": 400, "message": "Bad Request: more than one Host header"}}),
+            ),
+        )
+            .into_response();
+    }
     let name = match host.rsplit_once(':') {
         Some((n, p)) if p.chars().all(|c| c.is_ascii_digit()) => n,
         _ => host,
@@ -253,6 +261,11 @@ pub fn app(
         .layer(axum::middleware::from_fn_with_state(
             crate::listener::body::BodyLimits::new(settings.max_request_body_bytes),
             crate::listener::body::guard,
+        ))
+        // Host first: no challenge or error ever reflects a spoofed Host.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(allowed_hosts(settings)),
+            check_host,
         ));
     let mut app = mcp.merge(
         Router::new()
@@ -298,24 +311,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             }})),
         );
     }
-    match health::probe(&state.portal, 0).await {
-        Ok(p) if p.is_success() && p.json_body => (
-            StatusCode::OK,
-            axum::Json(
-                json!({"status": "ready", "backstage": {"status": p.status, "latencyMs": p.latency.as_millis() as u64}}),
-            ),
-        ),
-        Ok(p) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(
-                json!({"status": "unready", "reason": format!("Backstage catalog answered {}", p.status)}),
-            ),
-        ),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "unready", "reason": e.to_string()})),
-        ),
-    }
+    let (status, body) = state.readiness.answer(&state.portal).await;
+    (status, axum::Json(body))
 }
 
 /// Binds `addr` and serves `app` until `shutdown` fires, then drains for at most `grace`.
