@@ -4,10 +4,17 @@
 # suite, and stop whatever this script started.
 #
 #   scripts/e2e.sh [--no-conformance] [--no-pytest] [pytest args...]
+#   scripts/e2e.sh --compat [pytest args...]
 #
-# Environment: STAGEDOOR_BIN (default target/debug/stagedoor), TESTBED_ENV,
+# --compat: the compatibility subset (pytest -m compat; no conformance run) against the
+# previous Backstage release line (TESTBED_LINE=previous, testbed/previous/package.json).
+#
+# Environment: STAGEDOOR_BIN (default target/debug/stagedoor), TESTBED_ENV, TESTBED_LINE,
 # E2E_TEST_TIMEOUT (seconds per test, default 120).
 set -euo pipefail
+for arg in "$@"; do
+  if [[ "$arg" == --compat ]]; then export TESTBED_LINE=previous; fi
+done
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 RUN_PYTEST=1
@@ -15,6 +22,7 @@ RUN_CONFORMANCE=1
 PYTEST_ARGS=()
 for arg in "$@"; do
   case "$arg" in
+    --compat) RUN_CONFORMANCE=0; PYTEST_ARGS+=(-m compat) ;;
     --no-conformance) RUN_CONFORMANCE=0 ;;
     --no-pytest) RUN_PYTEST=0 ;;
     *) PYTEST_ARGS+=("$arg") ;;
@@ -38,10 +46,10 @@ sd_testbed_ensure # exports TESTBED_ENV, so pytest and conformance.sh reuse this
 
 status=0
 if [[ $RUN_PYTEST -eq 1 ]]; then
-  sd_log "pytest tests/e2e"
+  sd_log "pytest tests/e2e (Backstage $SD_TESTBED_LINE line)"
   t=$SECONDS
   set +e
-  (cd "$SD_REPO_ROOT" && PYTHONDONTWRITEBYTECODE=1 "$E2E_PYTHON" -m pytest tests/e2e \
+  (cd "$SD_REPO_ROOT" && TESTBED_LINE="$SD_TESTBED_LINE" PYTHONDONTWRITEBYTECODE=1 "$E2E_PYTHON" -m pytest tests/e2e \
     --timeout="${E2E_TEST_TIMEOUT:-120}" "${PYTEST_ARGS[@]}")
   rc=$?
   set -e

@@ -24,6 +24,13 @@
 #   TESTBED_RUN_DIR         where testbed.env and logs go (default testbed/.run);
 #                           give each concurrent suite its own to run several
 #                           independent backends from one checkout
+#   TESTBED_LINE            latest (default: ./package.json, Node >= 22) or previous
+#                           (./previous/package.json plus the previous/app-config.yaml
+#                           overlay; the compatibility matrix)
+#   TESTBED_NODE            the node binary to run (default: `node` if new enough for
+#                           the line, else $NODE22 from scripts/install-test-tools.sh)
+#   TESTBED_POLICY          deny-guest-catalog: a permission policy refusing catalog
+#                           reads to user:default/guest (default: allow-all)
 #
 # Concurrent calls are serialised by a lock on testbed/.run/start.lock: the
 # second caller waits, then reuses the backend the first one started.
@@ -41,6 +48,16 @@ case "$RUN_DIR" in /*) ;; *) RUN_DIR="$TESTBED/$RUN_DIR" ;; esac
 ENV_FILE="$RUN_DIR/testbed.env"
 EXPECTED="$TESTBED/catalog/expected-entities.txt"
 STOP_CMD="$TESTBED/stop.sh"
+LINE="${TESTBED_LINE:-latest}"
+case "$LINE" in
+  latest) PKG_DIR="$TESTBED"; NODE_MIN=22 ;;
+  previous) PKG_DIR="$TESTBED/previous"; NODE_MIN=20 ;;
+  *) echo "TESTBED_LINE must be latest or previous, got '$LINE'" >&2; exit 2 ;;
+esac
+case "${TESTBED_POLICY:-}" in
+  "" | deny-guest-catalog) ;;
+  *) echo "TESTBED_POLICY must be empty or deny-guest-catalog, got '$TESTBED_POLICY'" >&2; exit 2 ;;
+esac
 [[ "$RUN_DIR" == "$TESTBED/.run" ]] || STOP_CMD="TESTBED_RUN_DIR=$RUN_DIR $STOP_CMD"
 
 T0=$SECONDS
@@ -49,12 +66,14 @@ die() { log "ERROR: $*"; exit 1; }
 
 mkdir -p "$RUN_DIR" "$TESTBED/.run" "$TESTBED/.data/techdocs"
 
-# One start at a time per checkout (node_modules, .venv and testbed.env are
-# shared). fd 8 is closed for the backend so the lock ends with this script.
-exec 8>"$TESTBED/.run/start.lock"
+# One start at a time per checkout and release line (that line's node_modules and the
+# .venv are shared). fd 8 is closed for the backend so the lock ends with this script.
+lock_file="$TESTBED/.run/start.lock"
+[[ "$LINE" == latest ]] || lock_file="$TESTBED/.run/start-$LINE.lock"
+exec 8>"$lock_file"
 if ! flock -n 8; then
   log "another start.sh is running here; waiting for it"
-  flock -w $((TIMEOUT * 4)) 8 || die "timed out waiting for $TESTBED/.run/start.lock"
+  flock -w $((TIMEOUT * 4)) 8 || die "timed out waiting for $lock_file"
 fi
 
 # ---------------------------------------------------------------- reuse ----
@@ -62,9 +81,10 @@ if [[ -f "$ENV_FILE" ]]; then
   old_pid="$(sed -n 's/^TESTBED_PID=//p' "$ENV_FILE")"
   old_url="$(sed -n 's/^BACKSTAGE_BASE_URL=//p' "$ENV_FILE")"
   old_port="${old_url##*:}"
+  old_line="$(sed -n 's/^TESTBED_LINE=//p' "$ENV_FILE")"
   if [[ -n "$old_pid" ]] && kill -0 "$old_pid" 2>/dev/null &&
     grep -q 'src/index.js' "/proc/$old_pid/cmdline" 2>/dev/null; then
-    if [[ "$PORT_ARG" == 0 || "$PORT_ARG" == "$old_port" ]] &&
+    if [[ "$PORT_ARG" == 0 || "$PORT_ARG" == "$old_port" ]] && [[ "${old_line:-latest}" == "$LINE" ]] &&
       curl -fsS -o /dev/null --max-time 5 "$old_url/.backstage/health/v1/readiness"; then
       log "already running (pid $old_pid, $old_url); stop it with $STOP_CMD"
       cat "$ENV_FILE"
@@ -76,11 +96,28 @@ if [[ -f "$ENV_FILE" ]]; then
   rm -f "$ENV_FILE"
 fi
 
+# ----------------------------------------------------------------- node ----
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+NODE_BIN="${TESTBED_NODE:-}"
+if [[ -z "$NODE_BIN" ]]; then
+  if command -v node >/dev/null && (($(node_major node) >= NODE_MIN)); then
+    NODE_BIN="$(command -v node)"
+  elif [[ -n "${NODE22:-}" && -x "$NODE22" ]]; then
+    NODE_BIN="$NODE22"
+  else
+    die "the $LINE line needs Node >= $NODE_MIN: source \"\$(scripts/install-test-tools.sh)\" (sets NODE22) or set TESTBED_NODE"
+  fi
+fi
+(($(node_major "$NODE_BIN") >= NODE_MIN)) || die "$NODE_BIN is older than Node $NODE_MIN (the $LINE line needs it)"
+NODE_DIR="$(cd "$(dirname "$NODE_BIN")" && pwd)"
+log "$LINE line, packages from $PKG_DIR, node $("$NODE_BIN" --version) ($NODE_BIN)"
+
 # --------------------------------------------------------- node_modules ----
 # Key: the lock file plus the Node ABI and platform (better-sqlite3 is native).
-node_abi="$(node -p 'process.versions.modules + "-" + process.platform + "-" + process.arch')"
-nm_key="$( (sha256sum package-lock.json | cut -c1-64; echo "$node_abi") | sha256sum | cut -c1-24)"
-NM_MARKER="node_modules/.stagedoor-key"
+node_abi="$("$NODE_BIN" -p 'process.versions.modules + "-" + process.platform + "-" + process.arch')"
+nm_key="$( (sha256sum "$PKG_DIR/package-lock.json" | cut -c1-64; echo "$node_abi") | sha256sum | cut -c1-24)"
+NM_DIR="$PKG_DIR/node_modules"
+NM_MARKER="$NM_DIR/.stagedoor-key"
 
 copy_tree() { # copy_tree SRC DST: hardlink copy when possible, else a real copy
   cp -al "$1" "$2" 2>/dev/null || { rm -rf "$2"; cp -a "$1" "$2"; }
@@ -90,17 +127,22 @@ if [[ -f "$NM_MARKER" && "$(cat "$NM_MARKER")" == "$nm_key" ]]; then
   log "node_modules up to date (key $nm_key)"
 elif [[ "$CACHE_DIR" != off && -f "$CACHE_DIR/node_modules/$nm_key/.complete" ]]; then
   log "restoring node_modules from $CACHE_DIR/node_modules/$nm_key"
-  rm -rf node_modules
-  copy_tree "$CACHE_DIR/node_modules/$nm_key/node_modules" node_modules
+  rm -rf "$NM_DIR"
+  copy_tree "$CACHE_DIR/node_modules/$nm_key/node_modules" "$NM_DIR"
   echo "$nm_key" >"$NM_MARKER"
   log "node_modules restored"
 else
   log "installing node_modules with npm ci (takes 2-3 minutes: better-sqlite3 compiles from source)"
-  npm ci --prefer-offline --no-audit --no-fund >"$RUN_DIR/npm-ci.log" 2>&1 || {
+  # The chosen node first on PATH, and its own headers for node-gyp when it ships them
+  # (better-sqlite3 builds from source: no prebuilt download here).
+  nodedir_env=()
+  [[ -d "$NODE_DIR/../include/node" ]] && nodedir_env=("npm_config_nodedir=$(cd "$NODE_DIR/.." && pwd)")
+  (cd "$PKG_DIR" && env PATH="$NODE_DIR:$PATH" "${nodedir_env[@]}" \
+    npm ci --prefer-offline --no-audit --no-fund) >"$RUN_DIR/npm-ci.log" 2>&1 || {
     tail -n 40 "$RUN_DIR/npm-ci.log" >&2
     die "npm ci failed (full log: $RUN_DIR/npm-ci.log)"
   }
-  [[ -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ]] ||
+  [[ -f "$NM_DIR/better-sqlite3/build/Release/better_sqlite3.node" ]] ||
     die "better-sqlite3 was not built (is it listed in allowScripts?); see $RUN_DIR/npm-ci.log"
   echo "$nm_key" >"$NM_MARKER"
   log "node_modules installed"
@@ -108,15 +150,15 @@ else
     mkdir -p "$CACHE_DIR/node_modules"
     tmp="$CACHE_DIR/node_modules/.tmp-$nm_key-$$"
     rm -rf "$tmp" && mkdir -p "$tmp"
-    copy_tree node_modules "$tmp/node_modules"
+    copy_tree "$NM_DIR" "$tmp/node_modules"
     touch "$tmp/.complete"
     if mv -T "$tmp" "$CACHE_DIR/node_modules/$nm_key" 2>/dev/null; then
       log "cached node_modules as $CACHE_DIR/node_modules/$nm_key"
     else
       rm -rf "$tmp" # another job cached the same key first
     fi
-    # Keep the three most recent keys.
-    ls -1dt "$CACHE_DIR"/node_modules/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
+    # Keep the four most recent keys (two release lines).
+    ls -1dt "$CACHE_DIR"/node_modules/*/ 2>/dev/null | tail -n +5 | xargs -r rm -rf
   fi
 fi
 
@@ -174,17 +216,35 @@ LOG_FILE="$RUN_DIR/backstage-$port.log"
 
 # --------------------------------------------------------------- start -----
 config_args=(--config app-config.yaml)
+[[ "$LINE" == latest ]] || config_args+=(--config "$LINE/app-config.yaml")
 for overlay in ${TESTBED_CONFIG:-}; do
   [[ -f "$overlay" ]] || die "TESTBED_CONFIG: no such file $overlay (relative to $TESTBED)"
   config_args+=(--config "$overlay")
 done
 
+# ------------------------------------------------------- OAuth fixtures ----
+# The latest line admits exactly one Client ID Metadata Document URL, served over HTTPS on
+# loopback by the e2e tests: pick its port and a throw-away CA now (Node reads
+# NODE_EXTRA_CA_CERTS only at start). The tests sign the server certificate with this CA.
+cimd_env=()
+if [[ "$LINE" == latest ]]; then
+  cimd_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  CIMD_CLIENT_ID="https://127.0.0.1:$cimd_port/stagedoor-e2e/client.json"
+  CIMD_CA_KEY="$RUN_DIR/cimd-ca.key"
+  CIMD_CA_CERT="$RUN_DIR/cimd-ca.pem"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=stagedoor testbed CIMD test CA" -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign \
+    -keyout "$CIMD_CA_KEY" -out "$CIMD_CA_CERT" >/dev/null 2>&1 || die "openssl could not create the CIMD test CA"
+  cimd_env=("TESTBED_CIMD_CLIENT_ID=$CIMD_CLIENT_ID" "NODE_EXTRA_CA_CERTS=$CIMD_CA_CERT")
+fi
+
 log "starting Backstage on $BASE_URL (log: $LOG_FILE)"
 # setsid: the backend leads its own process group, so stop.sh can end it and
 # the mkdocs children it spawns in one signal. Not a group leader here (no job
 # control in scripts), so setsid execs in place and $! is node's pid.
-PATH="$TESTBED/.venv/bin:$PATH" PORT="$port" BACKSTAGE_STATIC_TOKEN="$TOKEN" \
-  setsid node src/index.js "${config_args[@]}" >"$LOG_FILE" 2>&1 </dev/null 8>&- &
+env "${cimd_env[@]}" PATH="$TESTBED/.venv/bin:$PATH" PORT="$port" BACKSTAGE_STATIC_TOKEN="$TOKEN" TESTBED_LINE="$LINE" \
+  setsid "$NODE_BIN" src/index.js "${config_args[@]}" >"$LOG_FILE" 2>&1 </dev/null 8>&- &
 pid=$!
 T_START=$SECONDS
 
@@ -192,7 +252,16 @@ cat >"$ENV_FILE" <<EOF
 BACKSTAGE_BASE_URL=$BASE_URL
 BACKSTAGE_TOKEN=$TOKEN
 TESTBED_PID=$pid
+TESTBED_LINE=$LINE
+TESTBED_POLICY=${TESTBED_POLICY:-allow-all}
 EOF
+if [[ "$LINE" == latest ]]; then
+  cat >>"$ENV_FILE" <<EOF
+TESTBED_CIMD_CLIENT_ID=$CIMD_CLIENT_ID
+TESTBED_CIMD_CA_CERT=$CIMD_CA_CERT
+TESTBED_CIMD_CA_KEY=$CIMD_CA_KEY
+EOF
+fi
 
 fail() {
   log "ERROR: $*"
@@ -224,7 +293,7 @@ query="$BASE_URL/api/catalog/entities/by-query?fields=kind,metadata.namespace,me
 deadline=$((SECONDS + TIMEOUT))
 while :; do
   alive
-  if diff_out="$(curl -sS --max-time 10 "${auth[@]}" "$query" 2>&1 | node scripts/catalog-diff.js)"; then
+  if diff_out="$(curl -sS --max-time 10 "${auth[@]}" "$query" 2>&1 | "$NODE_BIN" scripts/catalog-diff.js)"; then
     break
   fi
   if ((SECONDS >= deadline)); then
@@ -240,7 +309,7 @@ log "all $expected_count expected entities and $(grep -c . catalog/expected-rela
 # ------------------------------------------------------------ techdocs -----
 docs_refs="$(curl -fsS --max-time 10 "${auth[@]}" \
   "$BASE_URL/api/catalog/entities/by-query?filter=metadata.annotations.backstage.io/techdocs-ref&fields=kind,metadata.namespace,metadata.name&limit=100" |
-  node -e 'let b="";process.stdin.on("data",d=>b+=d).on("end",()=>{for(const e of JSON.parse(b).items)console.log(`${e.metadata.namespace||"default"}/${e.kind.toLowerCase()}/${e.metadata.name}`)})')" ||
+  "$NODE_BIN" -e 'let b="";process.stdin.on("data",d=>b+=d).on("end",()=>{for(const e of JSON.parse(b).items)console.log(`${e.metadata.namespace||"default"}/${e.kind.toLowerCase()}/${e.metadata.name}`)})')" ||
   fail "could not list TechDocs entities"
 for triplet in $docs_refs; do
   out="$(curl -sS -N --max-time "$TIMEOUT" "${auth[@]}" -H 'Accept: text/event-stream' \
@@ -260,7 +329,7 @@ if [[ "${WAIT_SEARCH:-0}" == 1 ]]; then
   deadline=$((SECONDS + TIMEOUT))
   for type in software-catalog techdocs; do
     until [[ "$(curl -sS --max-time 10 "${auth[@]}" "$BASE_URL/api/search/query?term=payment&types%5B0%5D=$type" 2>/dev/null |
-      node -e 'let b="";process.stdin.on("data",d=>b+=d).on("end",()=>{try{console.log(JSON.parse(b).results.length>0?"yes":"no")}catch{console.log("no")}})')" == yes ]]; do
+      "$NODE_BIN" -e 'let b="";process.stdin.on("data",d=>b+=d).on("end",()=>{try{console.log(JSON.parse(b).results.length>0?"yes":"no")}catch{console.log("no")}})')" == yes ]]; do
       alive
       ((SECONDS < deadline)) || fail "search index for $type still empty after ${TIMEOUT}s"
       sleep 1

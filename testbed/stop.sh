@@ -13,10 +13,12 @@ case "$RUN_DIR" in /*) ;; *) RUN_DIR="$TESTBED/$RUN_DIR" ;; esac
 ENV_FILE="$RUN_DIR/testbed.env"
 log() { printf '[testbed] %s\n' "$*" >&2; }
 
-# Do not race a start.sh that is still bringing the backend up.
+# Do not race a start.sh that is still bringing the backend up (its lock is per line).
+lock_file="$TESTBED/.run/start.lock"
+[[ "${TESTBED_LINE:-latest}" == latest ]] || lock_file="$TESTBED/.run/start-$TESTBED_LINE.lock"
 if [[ -d "$TESTBED/.run" ]]; then
-  exec 8>"$TESTBED/.run/start.lock"
-  flock -w 900 8 || { log "timed out waiting for $TESTBED/.run/start.lock"; exit 1; }
+  exec 8>"$lock_file"
+  flock -w 900 8 || { log "timed out waiting for $lock_file"; exit 1; }
 fi
 
 if [[ ! -f "$ENV_FILE" ]]; then

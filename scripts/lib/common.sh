@@ -2,7 +2,15 @@
 # Every process started here binds 127.0.0.1 on a free port and is stopped by PID.
 
 SD_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-SD_TESTBED_DEFAULT_ENV="$SD_REPO_ROOT/testbed/.run/testbed.env"
+# TESTBED_LINE=previous: the previous Backstage release line, in its own run dir (the same
+# default as tests/e2e/conftest.py), so both lines can be up at once.
+SD_TESTBED_LINE="${TESTBED_LINE:-latest}"
+if [[ "$SD_TESTBED_LINE" == latest ]]; then
+  SD_TESTBED_RUN_DIR="$SD_REPO_ROOT/testbed/.run"
+else
+  SD_TESTBED_RUN_DIR="$SD_REPO_ROOT/testbed/.run/$SD_TESTBED_LINE"
+fi
+SD_TESTBED_DEFAULT_ENV="$SD_TESTBED_RUN_DIR/testbed.env"
 
 sd_log() { printf '[%s %s] %s\n' "$(basename "$0")" "$(date +%H:%M:%S)" "$*" >&2; }
 sd_die() { sd_log "ERROR: $*"; exit 1; }
@@ -62,8 +70,9 @@ sd_testbed_ensure() {
     fi
   fi
   [[ -x "$SD_REPO_ROOT/testbed/start.sh" ]] || sd_die "no live testbed and no testbed/start.sh"
-  sd_log "starting testbed (testbed/start.sh)"
-  "$SD_REPO_ROOT/testbed/start.sh" >/dev/null || sd_die "testbed/start.sh failed"
+  sd_log "starting the $SD_TESTBED_LINE-line testbed (testbed/start.sh)"
+  TESTBED_LINE="$SD_TESTBED_LINE" TESTBED_RUN_DIR="$SD_TESTBED_RUN_DIR" \
+    "$SD_REPO_ROOT/testbed/start.sh" >/dev/null || sd_die "testbed/start.sh failed"
   env_file="$SD_TESTBED_DEFAULT_ENV"
   [[ -f "$env_file" ]] || sd_die "testbed/start.sh wrote no $env_file"
   sd_load_env_file "$env_file"
@@ -77,7 +86,7 @@ sd_testbed_ensure() {
 sd_testbed_release() {
   [[ "$SD_TESTBED_STARTED" == 1 ]] || return 0
   sd_log "stopping testbed pid $TESTBED_PID"
-  "$SD_REPO_ROOT/testbed/stop.sh" >&2 || true
+  TESTBED_RUN_DIR="$SD_TESTBED_RUN_DIR" "$SD_REPO_ROOT/testbed/stop.sh" >&2 || true
   sd_stop_pid "$TESTBED_PID" 15 || return 1
   SD_TESTBED_STARTED=0
 }

@@ -99,10 +99,19 @@ class Testbed:
     expected_refs: list[str]
     env_file: Path
     started_here: bool
+    # The Backstage release line: "latest" (testbed/package.json) or "previous"
+    # (testbed/previous/package.json; the compatibility subset, `pytest -m compat`).
+    line: str = "latest"
+    # Everything start.sh recorded (TESTBED_CIMD_CLIENT_ID, TESTBED_POLICY, ...).
+    env: dict[str, str] = field(default_factory=dict)
 
 
 TESTBED_DIR = REPO_ROOT / "testbed"
-DEFAULT_TESTBED_ENV = TESTBED_DIR / ".run" / "testbed.env"
+# TESTBED_LINE=previous runs against the previous release line, in its own run dir (the
+# same default as scripts/lib/common.sh), so both lines can be up at once.
+TESTBED_LINE = os.environ.get("TESTBED_LINE", "latest")
+DEFAULT_RUN_DIR = TESTBED_DIR / ".run" / ("" if TESTBED_LINE == "latest" else TESTBED_LINE)
+DEFAULT_TESTBED_ENV = DEFAULT_RUN_DIR / "testbed.env"
 EXPECTED_ENTITIES = TESTBED_DIR / "catalog" / "expected-entities.txt"
 
 
@@ -129,8 +138,9 @@ def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testbed]:
         if not start.is_file():
             pytest.fail(f"no running testbed ({env_file}) and no {start} to start one", pytrace=False)
         log = tmp_path_factory.mktemp("testbed") / "start.log"
+        start_env = dict(os.environ, TESTBED_LINE=TESTBED_LINE, TESTBED_RUN_DIR=str(DEFAULT_RUN_DIR))
         with open(log, "wb") as f:
-            p = subprocess.run([str(start)], cwd=str(TESTBED_DIR), stdout=f, stderr=subprocess.STDOUT,
+            p = subprocess.run([str(start)], cwd=str(TESTBED_DIR), stdout=f, stderr=subprocess.STDOUT, env=start_env,
                                stdin=subprocess.DEVNULL, timeout=int(os.environ.get("TESTBED_START_TIMEOUT", "900")))
         env_file = DEFAULT_TESTBED_ENV
         env = _alive_testbed(env_file)
@@ -140,12 +150,14 @@ def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testbed]:
         started_here = True
     refs = sup.parse_expected_entities(EXPECTED_ENTITIES) if EXPECTED_ENTITIES.is_file() else []
     tb = Testbed(base_url=env["BACKSTAGE_BASE_URL"].rstrip("/"), token=env.get("BACKSTAGE_TOKEN", ""),
-                 pid=int(env["TESTBED_PID"]), expected_refs=refs, env_file=env_file, started_here=started_here)
+                 pid=int(env["TESTBED_PID"]), expected_refs=refs, env_file=env_file, started_here=started_here,
+                 line=env.get("TESTBED_LINE", "latest"), env=env)
     yield tb
     if started_here:
         # testbed/stop.sh signals the process group led by TESTBED_PID (Backstage and any
         # mkdocs child); fall back to signalling the PID ourselves.
         subprocess.run([str(TESTBED_DIR / "stop.sh")], cwd=str(TESTBED_DIR), stdin=subprocess.DEVNULL,
+                       env=dict(os.environ, TESTBED_RUN_DIR=str(env_file.parent)),
                        capture_output=True, timeout=60, check=False)
         if sup.pid_alive(tb.pid):
             sup.stop_pid(tb.pid, grace_s=15)

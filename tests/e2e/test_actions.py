@@ -27,7 +27,7 @@ import pytest
 import e2e_support as sup
 from e2e_support import call_error
 
-pytestmark = [pytest.mark.anyio]
+pytestmark = [pytest.mark.anyio, pytest.mark.compat]
 
 OFFICIAL_PATH = "/api/mcp-actions/v1"
 CURATED_CATALOG = {"search_catalog", "get_entity", "get_entities", "get_related_entities", "list_entity_facets"}

@@ -2,8 +2,9 @@
 
 Static tokens (with restrictions, from config and from a rotating file), Backstage user
 tokens verified against the testbed's JWKS and forwarded so Backstage sees the user, the
-OAuth discovery chain and a complete scripted OAuth flow (dynamic client registration,
-guest sign-in, consent approved through the auth backend's session API, PKCE), session
+OAuth discovery chain and a complete scripted OAuth flow on the previous release line (dynamic
+client registration, guest sign-in, consent approved through the auth backend's session API,
+PKCE; the latest line's CIMD and static clients are in test_oauth.py), session
 binding, Origin/body/rate limits, and the audit log.
 """
 
@@ -86,13 +87,15 @@ async def call_tool(url: str, token: str, name: str, args: dict | None = None) -
 # --------------------------------------------------------------------------- challenge + metadata
 
 
+@pytest.mark.compat
 async def test_challenge_metadata_and_static_token_restrictions(stagedoor_http, testbed, tmp_path) -> None:
     srv = stagedoor_http(base_url=testbed.base_url, token=testbed.token,
                          config_files=[tokens_config(tmp_path)])
     r = post(srv.url, INIT)
     assert r.status_code == 401, r.text
     challenge = r.headers["www-authenticate"]
-    assert challenge.startswith("Bearer ") and 'scope="openid"' in challenge, challenge
+    # openid always; offline_access too when Backstage offers refresh tokens (test_oauth.py).
+    assert challenge.startswith("Bearer ") and 'scope="openid' in challenge, challenge
     meta_url = challenge.split('resource_metadata="')[1].split('"')[0]
     assert meta_url.endswith("/.well-known/oauth-protected-resource/mcp"), meta_url
     meta = httpx.get(meta_url, timeout=10).json()
@@ -125,6 +128,7 @@ def forged(claims: dict[str, Any], kid: str = "forged") -> str:
     return pyjwt.encode(claims, key, algorithm="ES256", headers={"kid": kid, "typ": "vnd.backstage.user"})
 
 
+@pytest.mark.compat
 async def test_user_tokens_are_verified_and_forwarded(stagedoor_http, testbed, tmp_path) -> None:
     srv = stagedoor_http(base_url=testbed.base_url, token=testbed.token,
                          config_files=[tokens_config(tmp_path)])
@@ -161,6 +165,7 @@ async def test_user_tokens_are_verified_and_forwarded(stagedoor_http, testbed, t
 # --------------------------------------------------------------------------- token file rotation
 
 
+@pytest.mark.compat
 async def test_token_file_rotation_without_restart(stagedoor_http, testbed, tmp_path) -> None:
     file = tmp_path / "tokens.yaml"
     first, second = "rotating-one-" + "c" * 30, "rotating-two-" + "d" * 30
@@ -263,7 +268,12 @@ def pkce() -> tuple[str, str]:
     return verifier, challenge
 
 
+@pytest.mark.compat
 async def test_scripted_oauth_flow_against_backstage_auth(stagedoor_http, testbed, tmp_path) -> None:
+    """Dynamic client registration, as the previous release line (auth-backend 0.30) offers
+    it; 0.31 removed it (its CIMD and static-client flows are in test_oauth.py)."""
+    if testbed.line == "latest":
+        pytest.skip("auth-backend 0.31 has no dynamic client registration (see test_oauth.py)")
     srv = stagedoor_http(base_url=testbed.base_url, token=testbed.token,
                          config_files=[tokens_config(tmp_path)])
     # 1. Unauthenticated request -> challenge.

@@ -18,7 +18,7 @@ import pytest
 import e2e_support as sup
 from e2e_support import call, call_error
 
-pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
+pytestmark = [pytest.mark.anyio, pytest.mark.testbed, pytest.mark.compat]
 
 REPO = Path(__file__).resolve().parents[2]
 RELATIONS_FILE = REPO / "testbed" / "catalog" / "expected-relations.txt"

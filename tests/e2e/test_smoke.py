@@ -13,7 +13,7 @@ import pytest
 
 import e2e_support as sup
 
-pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
+pytestmark = [pytest.mark.anyio, pytest.mark.testbed, pytest.mark.compat]
 
 TRANSPORTS = ("stdio", "http")
 

@@ -164,6 +164,7 @@ def backstage_get(base_url: str, token: str, path: str) -> httpx.Response:
 
 
 @pytest.mark.parametrize("transport,mode", WIRES)
+@pytest.mark.compat
 async def test_get_techdocs_lists_pages_in_nav_order(connect, testbed, transport, mode) -> None:
     async with connect(transport, mode) as client:
         tools = {t["name"]: t for t in await sup.list_all_tools(client)}
@@ -194,6 +195,7 @@ async def test_get_techdocs_lists_pages_in_nav_order(connect, testbed, transport
         assert "nextCursor" not in rest
 
 
+@pytest.mark.compat
 async def test_entity_without_docs_and_unknown_entity(connect) -> None:
     async with connect("http", "legacy") as client:
         for tool in ("get_techdocs", "get_techdocs_page"):
@@ -209,6 +211,7 @@ async def test_entity_without_docs_and_unknown_entity(connect) -> None:
 
 
 @pytest.mark.parametrize("transport,mode", WIRES)
+@pytest.mark.compat
 async def test_pages_match_their_markdown_sources(connect, transport, mode) -> None:
     async with connect(transport, mode) as client:
         for ref, site in DOCS.items():
@@ -223,6 +226,7 @@ async def test_pages_match_their_markdown_sources(connect, transport, mode) -> N
                 assert [h["title"] for h in page["headings"]] == [h.lstrip("# ") for h in headings(source)]
 
 
+@pytest.mark.compat
 async def test_runbook_in_every_path_form_and_without_chrome(connect) -> None:
     source = (DOCS[PAYMENT] / "docs" / "runbook.md").read_text()
     async with connect("stdio", "2026-07-28") as client:
@@ -241,6 +245,7 @@ async def test_runbook_in_every_path_form_and_without_chrome(connect) -> None:
 
 
 @pytest.mark.parametrize("transport,mode", [("stdio", "legacy"), ("http", "2026-07-28")])
+@pytest.mark.compat
 async def test_sections_by_anchor(connect, transport, mode) -> None:
     async with connect(transport, mode) as client:
         page = await call(client, "get_techdocs_page", {"entityRef": ORDER, "path": "runbook/"})
@@ -260,6 +265,7 @@ async def test_sections_by_anchor(connect, transport, mode) -> None:
         assert "no-such-heading" in msg and "outbox-lag" in msg, msg
 
 
+@pytest.mark.compat
 async def test_long_page_paginates_with_a_cursor(connect) -> None:
     async with connect("http", "legacy") as client:
         whole = await call(client, "get_techdocs_page", {"entityRef": PAYMENT, "path": "index.html"})
@@ -290,6 +296,7 @@ async def test_long_page_paginates_with_a_cursor(connect) -> None:
         assert "maxChars" in await call_error(client, "get_techdocs_page", {"entityRef": ORDER, "maxChars": 10})
 
 
+@pytest.mark.compat
 async def test_unknown_page_lists_the_pages(connect) -> None:
     async with connect("stdio", "legacy") as client:
         msg = await call_error(client, "get_techdocs_page", {"entityRef": PAYMENT, "path": "deployment/"})
@@ -304,6 +311,7 @@ async def test_unknown_page_lists_the_pages(connect) -> None:
 
 
 @pytest.mark.parametrize("transport", ["http", "stdio"])
+@pytest.mark.compat
 def test_inspector_reads_the_runbook(inspector_cli, request, stagedoor_bin, stdio_env, transport) -> None:
     if transport == "http":
         target, kw = request.getfixturevalue("testbed_server").url, {}
