@@ -76,12 +76,7 @@ impl AppState {
                 .as_ref()
                 .zip(portal.client().ok())
                 .map(|(o, client)| {
-                    crate::auth::metadata::routes(
-                        auth.clone(),
-                        o.issuer.clone(),
-                        o.scopes.clone(),
-                        client,
-                    )
+                    crate::auth::metadata::routes(auth.clone(), o.issuer.clone(), client)
                 });
         Self {
             portal,

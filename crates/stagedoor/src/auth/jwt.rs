@@ -14,6 +14,8 @@ use tokio::sync::RwLock;
 pub const USER_TOKEN_TYPE: &str = "vnd.backstage.user";
 /// Where Backstage's auth backend publishes its keys, relative to the base URL.
 pub const JWKS_PATH: &str = "/api/auth/.well-known/jwks.json";
+/// The audience of Backstage user tokens: Backstage itself, where stagedoor forwards them.
+pub const BACKSTAGE_AUDIENCE: &str = "backstage";
 /// Refetch the key set at most this often when an unknown key id shows up.
 pub const MIN_REFRESH: Duration = Duration::from_secs(10);
 /// Clock skew tolerated on `exp`.
@@ -133,8 +135,11 @@ impl JwtVerifier {
         let key = DecodingKey::from_jwk(&jwk).map_err(|e| JwtError::Invalid(e.to_string()))?;
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[self.issuer.as_str()]);
-        validation.set_audience(&["backstage"]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        // Backstage mints user tokens for itself (`aud: backstage`) and stagedoor forwards
+        // them to that same Backstage, so that is the one audience accepted: a token minted
+        // for any other resource (or with no audience) is refused.
+        validation.set_audience(&[BACKSTAGE_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
         validation.leeway = LEEWAY_SECS;
         let data = decode::<Claims>(token, &key, &validation).map_err(|e| {
             JwtError::Invalid(match e.kind() {
@@ -143,6 +148,12 @@ impl JwtVerifier {
                     "issued by another issuer".to_string()
                 }
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => "bad signature".to_string(),
+                jsonwebtoken::errors::ErrorKind::InvalidAudience => {
+                    format!("minted for another audience (not `{BACKSTAGE_AUDIENCE}`)")
+                }
+                jsonwebtoken::errors::ErrorKind::MissingRequiredClaim(claim) => {
+                    format!("no `{claim}` claim")
+                }
                 other => format!("{other:?}"),
             })
         })?;

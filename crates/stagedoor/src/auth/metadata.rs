@@ -21,21 +21,15 @@ pub const OPENID_CONFIGURATION_PATH: &str = "/api/auth/.well-known/openid-config
 struct MetaState {
     auth: Arc<AuthState>,
     issuer: String,
-    scopes: Vec<String>,
     client: BackstageClient,
 }
 
-/// The discovery routes, for OAuth mode.
-pub fn routes(
-    auth: Arc<AuthState>,
-    issuer: String,
-    scopes: Vec<String>,
-    client: &BackstageClient,
-) -> Router {
+/// The discovery routes, for OAuth mode. The scopes they name come from `auth`
+/// ([`AuthState::scopes`]).
+pub fn routes(auth: Arc<AuthState>, issuer: String, client: &BackstageClient) -> Router {
     let state = MetaState {
         auth,
         issuer,
-        scopes,
         client: client.with_token(None),
     };
     Router::new()
@@ -55,12 +49,13 @@ pub fn routes(
         .with_state(state)
 }
 
-fn resource_document(state: &MetaState, headers: &HeaderMap, path: &str) -> Response {
+async fn resource_document(state: &MetaState, headers: &HeaderMap, path: &str) -> Response {
     let base = state.auth.public_base(headers);
+    let scopes = state.auth.scopes().await;
     axum::Json(json!({
         "resource": format!("{base}{path}"),
         "authorization_servers": [state.issuer],
-        "scopes_supported": state.scopes,
+        "scopes_supported": scopes,
         "bearer_methods_supported": ["header"],
         "resource_name": "stagedoor",
         "resource_documentation": "https://github.com/stagedoor/stagedoor#readme",
@@ -69,7 +64,7 @@ fn resource_document(state: &MetaState, headers: &HeaderMap, path: &str) -> Resp
 }
 
 async fn root_resource(State(state): State<MetaState>, headers: HeaderMap) -> Response {
-    resource_document(&state, &headers, "/mcp")
+    resource_document(&state, &headers, "/mcp").await
 }
 
 async fn path_resource(
@@ -81,7 +76,7 @@ async fn path_resource(
     if path != "/mcp" && !path.starts_with("/mcp/") && !path.starts_with("/api/mcp-actions/") {
         return (StatusCode::NOT_FOUND, "no MCP endpoint at that path").into_response();
     }
-    resource_document(&state, &headers, &path)
+    resource_document(&state, &headers, &path).await
 }
 
 async fn authorization_server(State(state): State<MetaState>) -> Response {

@@ -83,8 +83,13 @@ pub struct AuthState {
     enabled: bool,
     tokens: Arc<TokenStore>,
     jwt: Option<Arc<JwtVerifier>>,
-    /// Scopes named in challenges.
+    /// Scopes named in challenges (configured).
     scopes: Vec<String>,
+    /// What the authorization server advertises (`scopes_supported`), learned from its
+    /// metadata: `offline_access` is added to the scopes named when it is there.
+    advertised: tokio::sync::RwLock<AdvertisedScopes>,
+    /// Backstage without credentials, for the authorization server's metadata.
+    metadata_client: Option<backstage_client::BackstageClient>,
     /// Public URL override for metadata.
     public_url: Option<url::Url>,
     rate: DefaultKeyedRateLimiter<String>,
@@ -125,6 +130,10 @@ impl AuthState {
                 .map(|o| o.scopes.clone())
                 .unwrap_or_default(),
             public_url: auth.oauth.as_ref().and_then(|o| o.public_url.clone()),
+            advertised: tokio::sync::RwLock::new(AdvertisedScopes::default()),
+            metadata_client: client
+                .filter(|_| auth.oauth.is_some())
+                .map(|c| c.with_token(None)),
             rate: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
             sessions: Mutex::new(HashMap::new()),
             sse: Arc::new(Mutex::new(HashMap::new())),
@@ -154,11 +163,65 @@ impl AuthState {
         format!("http://{host}")
     }
 
+    /// The scopes to name in challenges and protected-resource metadata: the configured
+    /// ones, plus `offline_access` when the authorization server (Backstage's auth backend
+    /// with refresh tokens enabled) lists it in `scopes_supported`, so clients ask for a
+    /// refresh token. The server's metadata is re-read at most every
+    /// [`ADVERTISED_SCOPES_TTL`] (after a failure, every [`ADVERTISED_SCOPES_RETRY`]).
+    pub async fn scopes(&self) -> Vec<String> {
+        let mut scopes = self.scopes.clone();
+        for s in self.advertised_scopes().await {
+            if s == OFFLINE_ACCESS && !scopes.contains(&s) {
+                scopes.push(s);
+            }
+        }
+        scopes
+    }
+
+    async fn advertised_scopes(&self) -> Vec<String> {
+        let Some(client) = &self.metadata_client else {
+            return Vec::new();
+        };
+        {
+            let known = self.advertised.read().await;
+            if !known.stale() {
+                return known.scopes.clone();
+            }
+        }
+        let mut known = self.advertised.write().await;
+        if !known.stale() {
+            return known.scopes.clone();
+        }
+        match client
+            .get_json(metadata::OPENID_CONFIGURATION_PATH, &[])
+            .await
+        {
+            Ok(doc) => {
+                known.scopes = doc
+                    .get("scopes_supported")
+                    .and_then(|v| v.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                known.next = Some(std::time::Instant::now() + ADVERTISED_SCOPES_TTL);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "authorization server metadata unavailable; scopes as configured");
+                known.next = Some(std::time::Instant::now() + ADVERTISED_SCOPES_RETRY);
+            }
+        }
+        known.scopes.clone()
+    }
+
     fn challenge(
         &self,
         headers: &axum::http::HeaderMap,
         path: &str,
         error: Option<&str>,
+        scopes: &[String],
     ) -> String {
         let mut parts = Vec::new();
         if self.jwt.is_some() {
@@ -171,8 +234,8 @@ impl AuthState {
             parts.push(format!(
                 "resource_metadata=\"{base}/.well-known/oauth-protected-resource{suffix}\""
             ));
-            if !self.scopes.is_empty() {
-                parts.push(format!("scope=\"{}\"", self.scopes.join(" ")));
+            if !scopes.is_empty() {
+                parts.push(format!("scope=\"{}\"", scopes.join(" ")));
             }
         } else {
             parts.push("realm=\"stagedoor\"".to_string());
@@ -217,6 +280,26 @@ impl AuthState {
             };
         }
         Err(Refusal::Invalid("unknown token".into()))
+    }
+}
+
+/// The scope that asks Backstage's auth backend for a refresh token.
+pub const OFFLINE_ACCESS: &str = "offline_access";
+/// How long the authorization server's advertised scopes are trusted.
+pub const ADVERTISED_SCOPES_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+/// How soon to ask again after the authorization server's metadata could not be read.
+pub const ADVERTISED_SCOPES_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The authorization server's `scopes_supported`, and when to read it again.
+#[derive(Debug, Default)]
+struct AdvertisedScopes {
+    scopes: Vec<String>,
+    next: Option<std::time::Instant>,
+}
+
+impl AdvertisedScopes {
+    fn stale(&self) -> bool {
+        self.next.is_none_or(|at| std::time::Instant::now() >= at)
     }
 }
 
@@ -266,9 +349,13 @@ pub async fn layer(State(state): State<Arc<AuthState>>, mut req: Request, next: 
             };
             tracing::info!(path = %req.uri().path(), reason = %message, "request refused (401)");
             let mut resp = json_error(StatusCode::UNAUTHORIZED, &message);
-            if let Ok(v) =
-                HeaderValue::from_str(&state.challenge(req.headers(), req.uri().path(), error))
-            {
+            let scopes = state.scopes().await;
+            if let Ok(v) = HeaderValue::from_str(&state.challenge(
+                req.headers(),
+                req.uri().path(),
+                error,
+                &scopes,
+            )) {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
             }
             return resp;

@@ -134,3 +134,35 @@ async fn expired_tampered_foreign_and_wrong_type_are_refused() {
         JwtError::Malformed
     );
 }
+
+#[tokio::test]
+async fn a_token_minted_for_another_audience_is_refused() {
+    let v = verifier();
+    let with_aud = |aud: serde_json::Value| {
+        let mut c = claims(ISSUER, now() + 600);
+        c["aud"] = aud;
+        sign(TEST_KEY, "k1", USER_TOKEN_TYPE, c)
+    };
+    for aud in [
+        json!("https://other.example/mcp"),
+        json!(["https://127.0.0.1:9999/mcp"]),
+        json!("backstage-other"),
+    ] {
+        assert_eq!(
+            v.verify(&with_aud(aud.clone())).await.unwrap_err(),
+            JwtError::Invalid("minted for another audience (not `backstage`)".into()),
+            "aud {aud}"
+        );
+    }
+    let mut no_aud = claims(ISSUER, now() + 600);
+    no_aud.as_object_mut().unwrap().remove("aud");
+    assert_eq!(
+        v.verify(&sign(TEST_KEY, "k1", USER_TOKEN_TYPE, no_aud))
+            .await
+            .unwrap_err(),
+        JwtError::Invalid("no `aud` claim".into())
+    );
+    // Among several audiences, Backstage's own is enough.
+    let both = with_aud(json!(["https://other.example/mcp", "backstage"]));
+    assert_eq!(v.verify(&both).await.unwrap().sub, "user:default/guest");
+}
