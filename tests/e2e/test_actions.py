@@ -63,6 +63,27 @@ def safe_name(official: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", official.lower()).strip("_")
 
 
+def action_refs(official_name: str) -> tuple[str, str]:
+    """How a description may name an action: its official tool name and its id."""
+    plugin, action = official_name.split(".", 1)
+    return official_name, f"{plugin}:{action}"
+
+
+def ref_pattern(ref: str) -> re.Pattern[str]:
+    """`ref` as a whole word: not inside a longer name, a sentence's full stop may follow."""
+    return re.compile(r"(?<![A-Za-z0-9_.:-])" + re.escape(ref) + r"(?![A-Za-z0-9_-])(?![.:][A-Za-z0-9])")
+
+
+def served_description(description: str, served: dict[str, str]) -> str:
+    """The official description with references to actions in the served names
+    (`served`: official name -> served name)."""
+    out = description
+    for official_name, name in sorted(served.items(), key=lambda kv: -len(kv[0])):
+        for ref in action_refs(official_name):
+            out = ref_pattern(ref).sub(name, out)
+    return out
+
+
 def write(tmp: Path, name: str, text: str) -> Path:
     path = tmp / name
     path.write_text(text)
@@ -140,7 +161,9 @@ async def test_bridged_tools_list_matches_the_official_endpoint(
             assert mine["annotations"][hint] == t["annotations"][hint], f"{name}: {hint}"
         assert mine["annotations"]["openWorldHint"] is False
         assert mine["annotations"]["title"] == t["annotations"]["title"]
-        assert mine["description"] == t["description"].strip()
+        # The same text, with references to other actions in the names served here.
+        assert mine["description"] == served_description(t["description"].strip(),
+                                                         {n: safe_name(n) for n in theirs}), name
         # The official plugin omits outputSchema; stagedoor serves the action's object schema.
         assert mine["outputSchema"]["type"] == "object", name
 
@@ -195,6 +218,42 @@ async def test_default_server_serves_curated_and_bridged_and_stagedoor_tools_sho
     assert "GROUP" in header
     assert any(" bridged " in r and "catalog_register_entity" in r for r in rows), p.stdout
     assert not any("scaffolder" in r for r in rows), p.stdout
+
+
+@pytest.mark.testbed
+@pytest.mark.parametrize("style", ["safe", "official", "safe-bare", "official-bare"])
+async def test_no_description_names_a_tool_that_is_not_served(testbed, stagedoor_bin, stdio_env, stdio_stderr,
+                                                               config_dir, style) -> None:
+    """The scaffolder's execute-template tells the model to use `catalog.get-catalog-entity`:
+    in `safe` style (or without namespaces) that tool does not exist, so the reference is
+    rewritten to the served name. Checked over every served description, curated ones too."""
+    async with official(testbed) as off:
+        theirs = await tools_by_name(off)
+    assert any("catalog.get-catalog-entity" in t["description"] for t in theirs.values()), \
+        "the testbed's actions no longer reference each other; this test would prove nothing"
+    names_style, _, bare = style.partition("-")
+    cfg_text = "backend:\n  actions:\n    pluginSources: [catalog, scaffolder]\n" \
+               f"actions:\n  toolNames: {names_style}\n"
+    if bare:
+        cfg_text += "mcpActions:\n  namespacedToolNames: false\n"
+    cfg = write(config_dir, f"descriptions-{style}.yaml", cfg_text)
+    async with sup.sdk_stdio_client(stagedoor_bin, stdio_env, "legacy", stdio_stderr,
+                                    extra_args=["--config", str(cfg)]) as client:
+        ours = await tools_by_name(client)
+    # Every way a description can name one of Backstage's actions, in every style.
+    refs = set()
+    for official_name in theirs:
+        refs.update(action_refs(official_name))
+        refs.add(safe_name(official_name))
+        refs.add(official_name.split(".", 1)[1])
+        refs.add(safe_name(official_name.split(".", 1)[1]))
+    named = 0
+    for name, tool in ours.items():
+        for ref in refs:
+            if ref_pattern(ref).search(tool["description"]):
+                named += 1
+                assert ref in ours, f"{style}: {name}'s description names {ref!r}, which this server does not serve"
+    assert named, "no description named another tool"
 
 
 # --------------------------------------------------------------------------- tools/call

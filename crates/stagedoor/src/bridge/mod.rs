@@ -229,11 +229,20 @@ impl Bridge {
             })
             .collect();
         let names = self.naming.assign(&triples, &self.reserved);
+        // Descriptions name other actions as the official plugin serves them; name them
+        // as this server does.
+        let references = naming::References::new(
+            triples
+                .iter()
+                .zip(&names)
+                .map(|((_, plugin, action), name)| (*plugin, *action, name.as_str())),
+        );
         let previous = self.current();
         let reuse: HashMap<&str, &Arc<BridgedTool>> =
             previous.tools.iter().map(|t| (t.id(), t)).collect();
         let mut tools: Vec<Arc<BridgedTool>> = Vec::with_capacity(combined.len());
-        for ((action, source), name) in combined.into_iter().zip(names) {
+        for ((mut action, source), name) in combined.into_iter().zip(names) {
+            action.description = references.rewrite(&action.description);
             if let Some(old) = reuse.get(action.id.as_str())
                 && old.action == action
                 && old.name == name

@@ -137,6 +137,83 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// Rewrites references to other actions inside bridged descriptions to the names this
+/// server serves them under. Backstage's descriptions name actions the way the official
+/// plugin serves them (the scaffolder's `execute-template` says "use the
+/// catalog.get-catalog-entity action"), which in `safe` style (or without namespaces) is a
+/// tool that does not exist here. Only the official names (`plugin.action`) and ids
+/// (`plugin:action`) of actions actually served are replaced, and only as whole words.
+#[derive(Debug, Default)]
+pub struct References {
+    /// (what a description may say, the served name), longest first.
+    names: Vec<(String, String)>,
+}
+
+impl References {
+    /// The references of `served`: `(plugin, action name, served tool name)` triples.
+    pub fn new<'a>(served: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>) -> Self {
+        let mut names: Vec<(String, String)> = Vec::new();
+        for (plugin, action, name) in served {
+            if plugin.is_empty() || action.is_empty() {
+                continue;
+            }
+            for said in [format!("{plugin}.{action}"), format!("{plugin}:{action}")] {
+                if said != name {
+                    names.push((said, name.to_owned()));
+                }
+            }
+        }
+        names.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        names.dedup_by(|a, b| a.0 == b.0);
+        Self { names }
+    }
+
+    /// `text` with every whole-word reference to a served action replaced by its name.
+    pub fn rewrite(&self, text: &str) -> String {
+        if self.names.is_empty() {
+            return text.to_owned();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        let mut prev: Option<char> = None;
+        'scan: while let Some(c) = rest.chars().next() {
+            if !prev.is_some_and(is_name_char) {
+                for (said, served) in &self.names {
+                    if let Some(after) = rest.strip_prefix(said.as_str())
+                        && ends_a_word(after)
+                    {
+                        out.push_str(served);
+                        prev = said.chars().last();
+                        rest = after;
+                        continue 'scan;
+                    }
+                }
+            }
+            out.push(c);
+            prev = Some(c);
+            rest = &rest[c.len_utf8()..];
+        }
+        out
+    }
+}
+
+/// Characters that continue an action reference (`plugin.action-name`, `plugin:action`).
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')
+}
+
+/// True when `after` (the text right after a match) does not continue the name: a sentence's
+/// full stop or colon may follow, a further name segment may not.
+fn ends_a_word(after: &str) -> bool {
+    let mut chars = after.chars();
+    match chars.next() {
+        None => true,
+        Some(c) if c.is_ascii_alphanumeric() || c == '_' || c == '-' => false,
+        Some('.' | ':') => !chars.next().is_some_and(|c| c.is_ascii_alphanumeric()),
+        Some(_) => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,5 +338,56 @@ mod tests {
         // Reference values of 64-bit FNV-1a.
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn references_to_served_actions_are_rewritten_as_whole_words() {
+        let refs = References::new([
+            (
+                "catalog",
+                "get-catalog-entity",
+                "catalog_get_catalog_entity",
+            ),
+            (
+                "catalog",
+                "get-catalog-entity-by-ref",
+                "catalog_get_catalog_entity_by_ref",
+            ),
+            (
+                "scaffolder",
+                "execute-template",
+                "scaffolder_execute_template",
+            ),
+        ]);
+        let said = "Use the catalog.get-catalog-entity action to fetch the Template entity. \
+                    Or `catalog:get-catalog-entity`, then scaffolder.execute-template: done. \
+                    Not catalog.get-catalog-entity-by-refs, not xcatalog.get-catalog-entity, \
+                    not catalog.get-catalog-entity.v2; catalog.get-catalog-entity-by-ref works. \
+                    Unrelated: kind:namespace/name, spec.type, catalog.unknown-action.";
+        assert_eq!(
+            refs.rewrite(said),
+            "Use the catalog_get_catalog_entity action to fetch the Template entity. \
+             Or `catalog_get_catalog_entity`, then scaffolder_execute_template: done. \
+             Not catalog.get-catalog-entity-by-refs, not xcatalog.get-catalog-entity, \
+             not catalog.get-catalog-entity.v2; catalog_get_catalog_entity_by_ref works. \
+             Unrelated: kind:namespace/name, spec.type, catalog.unknown-action."
+        );
+        // Official names map to themselves: nothing to rewrite but the id form.
+        let official = References::new([(
+            "catalog",
+            "get-catalog-entity",
+            "catalog.get-catalog-entity",
+        )]);
+        assert_eq!(
+            official.rewrite("see catalog.get-catalog-entity or catalog:get-catalog-entity"),
+            "see catalog.get-catalog-entity or catalog.get-catalog-entity"
+        );
+        // Without namespaces the bare action name is served.
+        let bare = References::new([("catalog", "get-catalog-entity", "get-catalog-entity")]);
+        assert_eq!(
+            bare.rewrite("call catalog.get-catalog-entity."),
+            "call get-catalog-entity."
+        );
+        assert_eq!(References::default().rewrite("ünïcode ok"), "ünïcode ok");
     }
 }
