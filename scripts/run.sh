@@ -47,6 +47,12 @@ trap cleanup EXIT
 
 if [[ $testbed -eq 1 ]]; then
   echo "run: starting the Backstage testbed (first run installs it: a few minutes)" >&2
+  # The testbed's latest Backstage line needs Node 22: without it, use the pinned one the
+  # test tools install (cached under ~/.cache/stagedoor/tools).
+  if [[ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -lt 22 && -z "${NODE22:-}" ]]; then
+    # shellcheck disable=SC1090
+    source "$(bash scripts/install-test-tools.sh)"
+  fi
   if [[ ! -f testbed/.run/testbed.env ]] || ! kill -0 "$(sed -n 's/^TESTBED_PID=//p' testbed/.run/testbed.env)" 2>/dev/null; then
     started_testbed=1
   fi
