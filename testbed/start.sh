@@ -29,8 +29,8 @@
 #                           overlay; the compatibility matrix)
 #   TESTBED_NODE            the node binary to run (default: `node` if new enough for
 #                           the line, else $NODE22 from scripts/install-test-tools.sh)
-#   TESTBED_POLICY          deny-guest-catalog: a permission policy refusing catalog
-#                           reads to user:default/guest (default: allow-all)
+#   TESTBED_POLICY          allow-all (default) or deny-guest-catalog: a permission policy
+#                           refusing user:default/guest every catalog entity but Users
 #
 # Concurrent calls are serialised by a lock on testbed/.run/start.lock: the
 # second caller waits, then reuses the backend the first one started.
@@ -55,8 +55,8 @@ case "$LINE" in
   *) echo "TESTBED_LINE must be latest or previous, got '$LINE'" >&2; exit 2 ;;
 esac
 case "${TESTBED_POLICY:-}" in
-  "" | deny-guest-catalog) ;;
-  *) echo "TESTBED_POLICY must be empty or deny-guest-catalog, got '$TESTBED_POLICY'" >&2; exit 2 ;;
+  "" | allow-all | deny-guest-catalog) ;;
+  *) echo "TESTBED_POLICY must be allow-all (the default) or deny-guest-catalog, got '$TESTBED_POLICY'" >&2; exit 2 ;;
 esac
 [[ "$RUN_DIR" == "$TESTBED/.run" ]] || STOP_CMD="TESTBED_RUN_DIR=$RUN_DIR $STOP_CMD"
 
