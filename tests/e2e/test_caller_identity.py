@@ -7,9 +7,11 @@ own entity); every other principal, the static service token included, may read 
 stagedoor reaches it through a recording proxy on 127.0.0.1, so the test sees the credentials
 of every request stagedoor makes.
 
-The bridge invoking actions with the configured service token for every caller (D1) and
-`check_connection` dropping the Actions Registry section for users (D2) are fixed on branch
-`house`; the tests that need that fix are strict xfails here, so they flip when it merges.
+These tests were strict xfails until the fix of D1 (the bridge invoked actions with the
+configured service token for every caller) and D2 (`check_connection` dropped the Actions
+Registry section for users) landed; before it, the bridged who-am-i answered NotAllowedError,
+the guest read the denied entity through the bridge, and every bridged invoke for the guest
+carried the service token.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ TESTBED_DIR = REPO_ROOT / "testbed"
 
 pytestmark = [pytest.mark.anyio, pytest.mark.testbed]
 
-D1_D2 = pytest.mark.xfail(strict=True, reason="D1/D2: fixed on branch house")
 GUEST = "user:default/guest"
 DENIED_REF = "component:default/payment-service"
 ACTIONS_PATH = "/.backstage/actions/"
@@ -228,7 +229,6 @@ async def test_check_connection_shows_the_user(policy_testbed, server) -> None:
     assert ident["kind"] == "user" and ident["subject"] == GUEST, ident
 
 
-@D1_D2
 async def test_check_connection_for_a_user_shows_the_actions_registry(policy_testbed, server) -> None:
     tb = policy_testbed
     as_service = await call(server, STATIC, "check_connection")
@@ -249,7 +249,6 @@ async def test_bridged_catalog_read_as_the_service_token(policy_testbed, server)
     assert ok.structured_content["metadata"]["name"] == "payment-service"
 
 
-@D1_D2
 async def test_bridged_who_am_i_shows_the_user(policy_testbed, server) -> None:
     tb = policy_testbed
     result = await call(server, guest_token(tb), "auth_who_am_i")
@@ -257,7 +256,6 @@ async def test_bridged_who_am_i_shows_the_user(policy_testbed, server) -> None:
     assert result.structured_content["userInfo"]["userEntityRef"] == GUEST, result.structured_content
 
 
-@D1_D2
 async def test_bridged_catalog_read_is_refused_for_the_denied_user(policy_testbed, server) -> None:
     tb = policy_testbed
     denied = await call(server, guest_token(tb), "catalog_get_catalog_entity",
@@ -265,7 +263,6 @@ async def test_bridged_catalog_read_is_refused_for_the_denied_user(policy_testbe
     assert denied.is_error, f"the guest read {DENIED_REF} through the bridge: {sup.text_of(denied)[:300]}"
 
 
-@D1_D2
 async def test_no_bridged_call_for_a_user_carries_the_service_token(policy_testbed, server) -> None:
     tb = policy_testbed
     guest = guest_token(tb)
