@@ -8,7 +8,7 @@ use std::time::Duration;
 /// token: the token only travels in the `Authorization` header, and base URLs with
 /// credentials are refused.
 #[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum BackstageError {
     /// Could not reach Backstage: DNS, connection refused, TLS handshake, connect timeout,
     /// or the connection failed before a response arrived.

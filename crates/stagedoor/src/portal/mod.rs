@@ -31,6 +31,8 @@ pub mod health;
 mod scaffolder;
 mod search;
 mod techdocs;
+#[cfg(test)]
+mod tests;
 
 pub use actions::{ActionSourceStatus, ActionsState, ActionsStatus};
 
@@ -210,6 +212,12 @@ impl Portal {
     }
 
     /// Returns the cached value for `key`, or runs `fetch` and caches its success.
+    ///
+    /// Concurrent misses of one key are coalesced: one caller runs `fetch`, the others wait
+    /// for its answer (moka's `try_get_with`), so N identical calls make one Backstage
+    /// request. An error is handed to every waiter and never cached. Each portal (one per
+    /// user token, see [`Portal::with_token`]) has caches of its own, so callers are only
+    /// ever coalesced with callers of the same identity.
     pub(crate) async fn cached<K, V, F>(
         &self,
         cache: &Cache<K, Arc<V>>,
@@ -224,12 +232,10 @@ impl Portal {
         if self.ttl.is_zero() {
             return fetch.await.map(Arc::new);
         }
-        if let Some(hit) = cache.get(&key).await {
-            return Ok(hit);
-        }
-        let value = Arc::new(fetch.await?);
-        cache.insert(key, value.clone()).await;
-        Ok(value)
+        cache
+            .try_get_with(key, async move { fetch.await.map(Arc::new) })
+            .await
+            .map_err(Arc::unwrap_or_clone)
     }
 
     /// One page of `/api/catalog/entities/by-query`.
