@@ -326,7 +326,10 @@ pub async fn serve(settings: Settings, server_key: Option<String>) -> i32 {
         return EXIT_USAGE;
     }
     let shutdown = crate::shutdown::on_signal();
-    crate::shutdown::hard_deadline(&shutdown, settings.server.shutdown_grace);
+    crate::shutdown::hard_deadline(
+        &shutdown,
+        settings.server.drain_delay + settings.server.shutdown_grace,
+    );
     if let Some(c) = portal.local_catalog()
         && c.config().watch
     {
@@ -385,14 +388,9 @@ pub async fn serve(settings: Settings, server_key: Option<String>) -> i32 {
         Transport::Http => {
             let state = transport::AppState::new(portal, &settings);
             state.auth.tokens().watch(shutdown.clone());
+            let drain = state.drain.clone();
             let app = transport::app(handler, state, &settings.server, shutdown.clone());
-            transport::serve_http(
-                app,
-                settings.server.listen,
-                shutdown,
-                settings.server.shutdown_grace,
-            )
-            .await
+            transport::serve_http(app, settings.server.listen, shutdown, drain).await
         }
     };
     match result {

@@ -22,6 +22,7 @@
 //! - [`readiness`]: `/readyz` from a cached Backstage probe.
 //! - [`shutdown`]: one cancellation token for SIGINT/SIGTERM, and a hard deadline after it.
 //! - [`logging`]: a lossy, non-blocking stderr writer; quiet exit on a closed stdout.
+//! - [`drain`]: the HTTP transport's graceful drain (readiness 503, then stop).
 
 pub mod access;
 pub mod audit;
@@ -29,6 +30,7 @@ pub mod auth;
 pub mod bridge;
 pub mod cli;
 pub mod config;
+pub mod drain;
 pub mod filter;
 pub mod listener;
 pub mod local;

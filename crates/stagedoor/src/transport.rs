@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::AuthState;
 use crate::config::settings::ServerSettings;
+use crate::drain::Drain;
 use crate::mcp::Handler;
 use crate::portal::Portal;
 
@@ -59,6 +60,8 @@ pub struct AppState {
     pub discovery: Option<Router>,
     /// The cached Backstage probe behind `/readyz`.
     pub readiness: Arc<crate::readiness::Readiness>,
+    /// Readiness and requests in flight during a graceful shutdown.
+    pub drain: Arc<Drain>,
 }
 
 impl AppState {
@@ -83,6 +86,7 @@ impl AppState {
             auth,
             discovery,
             readiness: Arc::default(),
+            drain: Drain::new(settings.server.drain_delay, settings.server.shutdown_grace),
         }
     }
 }
@@ -174,6 +178,8 @@ pub fn allowed_hosts(settings: &ServerSettings) -> Vec<String> {
 pub const OFFICIAL_PREFIX: &str = "/api/mcp-actions/v1";
 
 /// Builds the HTTP application: every server (see the module docs), `/healthz`, `/readyz`.
+/// When `shutdown` fires the application starts draining (see [`crate::drain`]): readiness
+/// answers 503 and requests keep being served; [`serve_http`] stops the server.
 pub fn app(
     handler: Handler,
     state: AppState,
@@ -193,7 +199,8 @@ pub fn app(
         .with_allowed_origins(origins)
         .enforce_origin_validation()
         .with_max_request_body_bytes(settings.max_request_body_bytes)
-        .with_cancellation_token(shutdown.child_token())
+        // Not the shutdown signal: requests in flight must finish (see `serve_http`).
+        .with_cancellation_token(state.drain.streams_token())
         .with_legacy_session_mode(settings.sessions)
         .with_json_response(!settings.sessions);
     let mut keys: Vec<Option<String>> = vec![None];
@@ -261,7 +268,19 @@ pub fn app(
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(allowed_hosts(settings)),
             check_host,
+        ))
+        // Outermost: every request is counted in flight for the graceful drain.
+        .layer(axum::middleware::from_fn_with_state(
+            state.drain.clone(),
+            crate::drain::track,
         ));
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let drain = state.drain.clone();
+        runtime.spawn(async move {
+            shutdown.cancelled().await;
+            drain.start();
+        });
+    }
     let mut app = mcp.merge(
         Router::new()
             .route("/healthz", get(healthz))
@@ -297,6 +316,12 @@ async fn healthz() -> impl IntoResponse {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.drain.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "draining", "reason": "shutting down"})),
+        );
+    }
     if let Some(catalog) = state.portal.local_catalog() {
         let snap = catalog.snapshot();
         return (
@@ -310,24 +335,62 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     (status, axum::Json(body))
 }
 
-/// Binds `addr` and serves `app` until `shutdown` fires, then drains for at most `grace`.
+/// Binds `addr` and serves `app` until `shutdown` fires, then drains (see [`crate::drain`]):
+/// keeps serving for the drain delay (readiness 503), stops accepting, lets the requests in
+/// flight finish within the grace period, then ends the MCP streams still open.
 pub async fn serve_http(
     app: Router,
     addr: SocketAddr,
     shutdown: CancellationToken,
-    grace: Duration,
+    drain: Arc<Drain>,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "serving MCP over Streamable HTTP at http://{local}/mcp");
-    crate::listener::serve(
+    let stop_accepting = CancellationToken::new();
+    // The listener's own bound on finishing connections comes after the drain's deadline.
+    let server = crate::listener::serve(
         listener,
         app,
         crate::listener::ConnLimits::default(),
-        shutdown,
-        grace,
-    )
-    .await
+        stop_accepting.clone(),
+        drain.grace() + Duration::from_secs(1),
+    );
+    let mut server = std::pin::pin!(server);
+    tokio::select! {
+        r = &mut server => return r,
+        () = shutdown.cancelled() => {}
+    }
+    drain.start();
+    if !drain.delay().is_zero() {
+        tokio::select! {
+            r = &mut server => return r,
+            () = tokio::time::sleep(drain.delay()) => {}
+        }
+    }
+    stop_accepting.cancel();
+    let grace = drain.grace();
+    let deadline = tokio::time::Instant::now() + grace;
+    tracing::info!(in_flight = drain.in_flight(), grace = ?grace, "stopped accepting; finishing requests in flight");
+    tokio::select! {
+        r = &mut server => { drain.end_streams(); return r; }
+        () = drain.idle() => {}
+        () = tokio::time::sleep_until(deadline) => {
+            tracing::warn!(in_flight = drain.in_flight(), grace = ?grace, "requests still running after the shutdown grace period; stopping anyway");
+        }
+    }
+    // Ends open event streams (and whatever still runs after the grace period).
+    drain.end_streams();
+    let after = deadline.max(tokio::time::Instant::now() + Duration::from_secs(1));
+    match tokio::time::timeout_at(after, server).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::warn!(
+                "connections still open after the shutdown grace period; exiting anyway"
+            );
+            Ok(())
+        }
+    }
 }

@@ -22,6 +22,9 @@ pub const CACHE_MAX_ENTRIES: u64 = 10_000;
 pub const MAX_REQUEST_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// How long in-flight requests may run after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a stopping HTTP server keeps serving with readiness 503 before it stops
+/// accepting: none (set it above a load balancer's health-check interval behind one).
+pub const DRAIN_DELAY: Duration = Duration::ZERO;
 /// Log filter when neither config nor `RUST_LOG` says otherwise.
 pub const LOG_LEVEL: &str = "info";
 /// How often bridged action lists are fetched again in the background.

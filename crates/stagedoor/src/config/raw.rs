@@ -150,6 +150,9 @@ pub struct RawServer {
     pub max_request_body_bytes: Option<usize>,
     /// How long in-flight requests may take to finish on shutdown.
     pub shutdown_grace: Option<String>,
+    /// How long to keep serving after SIGTERM with `/readyz` answering 503, before
+    /// stopping, so a load balancer's health check takes the replica out first.
+    pub drain_delay: Option<String>,
     /// Instructions sent to clients at initialization.
     pub instructions: Option<String>,
     /// Rate, concurrency, timeout and stream limits.

@@ -94,6 +94,8 @@ pub struct ServerSettings {
     pub max_request_body_bytes: usize,
     /// Drain time on shutdown.
     pub shutdown_grace: Duration,
+    /// Serving time after the shutdown signal with readiness 503, before stopping.
+    pub drain_delay: Duration,
     /// Instructions sent to clients.
     pub instructions: Option<String>,
     /// Rate, concurrency, timeout and stream limits.
@@ -323,6 +325,8 @@ impl Settings {
             },
             shutdown_grace: duration(s.shutdown_grace.as_deref(), defaults::SHUTDOWN_GRACE)
                 .map_err(|m| err("server.shutdownGrace", m))?,
+            drain_delay: duration(s.drain_delay.as_deref(), defaults::DRAIN_DELAY)
+                .map_err(|m| err("server.drainDelay", m))?,
             instructions: servers.default.instructions.clone(),
             limits: super::security::limits(s.limits, origin)?,
             read_only: s.read_only.unwrap_or(false),
@@ -413,6 +417,7 @@ impl Settings {
                 "allowedOrigins": self.server.allowed_origins,
                 "maxRequestBodyBytes": self.server.max_request_body_bytes,
                 "shutdownGrace": humantime::format_duration(self.server.shutdown_grace).to_string(),
+                "drainDelay": humantime::format_duration(self.server.drain_delay).to_string(),
                 "instructions": self.server.instructions,
                 "readOnly": self.server.read_only,
             },
