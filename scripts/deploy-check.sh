@@ -55,21 +55,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- tools -------------------------------------------------------------------------
-apt_updated=0
-apt_install() { # packages...
-  local sudo=()
-  [[ $EUID -eq 0 ]] || sudo=(sudo)
-  mkdir -p "$CACHE/apt/partial"
-  local opts=(-o "Dir::Cache::Archives=$CACHE/apt" -o APT::Sandbox::User=root -y -q --no-install-recommends)
-  if [[ $apt_updated -eq 0 ]] && ! apt-cache show "$@" >/dev/null 2>&1; then
-    "${sudo[@]}" apt-get update -q >&2
-    apt_updated=1
-  fi
-  sd_log "apt-get install $*"
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install "${opts[@]}" "$@" >&2 \
-    || { "${sudo[@]}" apt-get update -q >&2; apt_updated=1
-         DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install "${opts[@]}" "$@" >&2; }
-}
+apt_install() { sd_apt_install "$@"; }
 
 kustomize_major() { "$1" version --client 2>/dev/null | sed -n 's/^Kustomize Version: v\([0-9]*\).*/\1/p'; }
 

@@ -39,6 +39,8 @@ trap 'exit 130' INT TERM
 
 T0=$SECONDS
 sd_tools_env
+# test_replicas.py puts replicas behind HAProxy from Debian.
+command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || sd_apt_install haproxy
 bin="${STAGEDOOR_BIN:-$SD_REPO_ROOT/target/debug/stagedoor}"
 [[ -x "$bin" ]] || sd_die "stagedoor binary not found at $bin (cargo build, or set STAGEDOOR_BIN)"
 export STAGEDOOR_BIN="$bin"

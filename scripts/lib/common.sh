@@ -23,6 +23,25 @@ sd_tools_env() {
   source "$env_file"
 }
 
+# sd_apt_install PACKAGE...: install Debian packages (sudo when not root), keeping the
+# downloaded .debs under ${STAGEDOOR_CACHE_DIR:-~/.cache/stagedoor}/apt; updates the
+# package lists only when a package is unknown or the install fails.
+SD_APT_UPDATED=0
+sd_apt_install() {
+  local sudo=() cache="${STAGEDOOR_CACHE_DIR:-$HOME/.cache/stagedoor}/apt"
+  [[ $EUID -eq 0 ]] || sudo=(sudo)
+  mkdir -p "$cache/partial"
+  local opts=(-o "Dir::Cache::Archives=$cache" -o APT::Sandbox::User=root -y -q --no-install-recommends)
+  if [[ $SD_APT_UPDATED -eq 0 ]] && ! apt-cache show "$@" >/dev/null 2>&1; then
+    "${sudo[@]}" apt-get update -q >&2
+    SD_APT_UPDATED=1
+  fi
+  sd_log "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install "${opts[@]}" "$@" >&2 \
+    || { "${sudo[@]}" apt-get update -q >&2; SD_APT_UPDATED=1
+         DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install "${opts[@]}" "$@" >&2; }
+}
+
 sd_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

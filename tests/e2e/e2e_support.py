@@ -179,12 +179,15 @@ def start_stagedoor_http(
     env: Mapping[str, str] | None = None,
     wait_path: str = "/healthz",
     start_timeout_s: float = 20.0,
+    port: int | None = None,
 ) -> ServerProcess:
     """Start `stagedoor serve --transport http --listen 127.0.0.1:<free port>` and wait until
-    `GET /healthz` answers 200. Retries on a lost port race."""
+    `GET /healthz` answers 200. Retries on a lost port race. `port` fixes the port (e.g. to
+    start a replica again where a proxy expects it); it is then tried once."""
     last_err: Exception | None = None
-    for attempt in range(3):
-        port = free_port()
+    fixed = port
+    for _attempt in range(3 if fixed is None else 1):
+        port = fixed if fixed is not None else free_port()
         argv = [str(binary), "serve"]
         for c in config_files:
             argv += ["--config", str(c)]
