@@ -381,7 +381,13 @@ pub async fn serve_http(
             tracing::warn!(in_flight = drain.in_flight(), grace = ?grace, "requests still running after the shutdown grace period; stopping anyway");
         }
     }
-    // Ends open event streams (and whatever still runs after the grace period).
+    // A request accepted just before the server stopped accepting may not be counted yet:
+    // give it a moment (stateless servers usually finish here), then end the event streams
+    // still open (and whatever still runs after the grace period).
+    tokio::select! {
+        r = &mut server => { drain.end_streams(); return r.map_err(failed); }
+        () = tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + Duration::from_millis(250))) => {}
+    }
     drain.end_streams();
     let after = deadline.max(tokio::time::Instant::now() + Duration::from_secs(1));
     match tokio::time::timeout_at(after, server).await {

@@ -218,6 +218,9 @@ impl Portal {
     /// request. An error is handed to every waiter and never cached. Each portal (one per
     /// user token, see [`Portal::with_token`]) has caches of its own, so callers are only
     /// ever coalesced with callers of the same identity.
+    ///
+    /// With the cache off (`cache.ttl: 0`) identical calls still share a request in flight,
+    /// but the answer is dropped as soon as it arrives: nothing is reused afterwards.
     pub(crate) async fn cached<K, V, F>(
         &self,
         cache: &Cache<K, Arc<V>>,
@@ -225,17 +228,18 @@ impl Portal {
         fetch: F,
     ) -> Result<Arc<V>, BackstageError>
     where
-        K: Hash + Eq + Send + Sync + 'static,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
         V: Send + Sync + 'static,
         F: Future<Output = Result<V, BackstageError>>,
     {
-        if self.ttl.is_zero() {
-            return fetch.await.map(Arc::new);
-        }
-        cache
-            .try_get_with(key, async move { fetch.await.map(Arc::new) })
+        let shared = cache
+            .try_get_with(key.clone(), async move { fetch.await.map(Arc::new) })
             .await
-            .map_err(Arc::unwrap_or_clone)
+            .map_err(Arc::unwrap_or_clone);
+        if self.ttl.is_zero() {
+            cache.invalidate(&key).await;
+        }
+        shared
     }
 
     /// One page of `/api/catalog/entities/by-query`.

@@ -108,6 +108,10 @@ async fn spawn() -> (Shared, String) {
 }
 
 fn portal(base: &str) -> Portal {
+    portal_with_ttl(base, Duration::from_secs(60))
+}
+
+fn portal_with_ttl(base: &str, ttl: Duration) -> Portal {
     let b = BackstageSettings {
         base_url: url::Url::parse(base).unwrap(),
         token: Some(crate::config::settings::Secret::new("service-token".into())),
@@ -117,7 +121,7 @@ fn portal(base: &str) -> Portal {
         max_response_bytes: 1 << 20,
     };
     let c = CacheSettings {
-        ttl: Duration::from_secs(60),
+        ttl,
         max_entries: 100,
     };
     Portal::new(&b, &c).unwrap()
@@ -223,4 +227,22 @@ async fn callers_of_different_identities_are_never_coalesced() {
     let mut auths = up.authorizations.lock().unwrap().clone();
     auths.sort();
     assert_eq!(auths, ["Bearer alice-token", "Bearer bob-token"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_the_cache_off_calls_share_a_request_in_flight_but_nothing_is_kept() {
+    let (up, base) = spawn().await;
+    let portal = Arc::new(portal_with_ttl(&base, Duration::ZERO));
+    let r = entity_ref();
+    let calls = (0..N).map(|_| {
+        let (portal, r) = (portal.clone(), r.clone());
+        tokio::spawn(async move { portal.entity(&r).await })
+    });
+    for result in futures::future::join_all(calls).await {
+        result.unwrap().unwrap();
+    }
+    assert_eq!(up.requests.load(Ordering::SeqCst), 1);
+    // The answer was not kept: the next call asks Backstage again.
+    portal.entity(&r).await.unwrap();
+    assert_eq!(up.requests.load(Ordering::SeqCst), 2);
 }
