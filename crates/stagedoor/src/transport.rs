@@ -385,7 +385,7 @@ pub async fn serve_http(
     // give it a moment (stateless servers usually finish here), then end the event streams
     // still open (and whatever still runs after the grace period).
     tokio::select! {
-        r = &mut server => { drain.end_streams(); return r.map_err(failed); }
+        r = &mut server => { drain.end_streams(); return r; }
         () = tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + Duration::from_millis(250))) => {}
     }
     drain.end_streams();
