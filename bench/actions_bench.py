@@ -26,7 +26,6 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,27 +35,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import httpx
+from benchlib import env_file, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 INPUT = {"kind": "component", "namespace": "default", "name": "payment-service"}
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json",
                "MCP-Protocol-Version": "2025-11-25"}
-
-
-def env_file(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text().splitlines():
-        line = line.strip().removeprefix("export ")
-        if "=" in line and not line.startswith("#"):
-            k, v = line.split("=", 1)
-            out[k] = v.strip("'\"")
-    return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_stagedoor(binary: str, base: str, token: str, cache_off: bool, log: Path) -> tuple[subprocess.Popen, str]:

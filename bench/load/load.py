@@ -17,7 +17,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchlib import env_file, free_port  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ENTITY = {"kind": "component", "namespace": "default", "name": "payment-service"}
@@ -38,22 +39,6 @@ CONCURRENCY = (1, 8, 32, 64)
 def tool_call(name: str, args: dict) -> str:
     return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                        "params": {"name": name, "arguments": args}})
-
-
-def env_file(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text().splitlines():
-        line = line.strip().removeprefix("export ")
-        if "=" in line and not line.startswith("#"):
-            k, v = line.split("=", 1)
-            out[k] = v.strip("'\"")
-    return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def status_of(port: int, path: str) -> int | None:

@@ -19,12 +19,9 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::IntoResponse;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
-use stagedoor::config::{self};
-use stagedoor::mcp::Handler;
-use stagedoor::portal::Portal;
-use stagedoor::transport::{AppState, app};
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+
+mod support;
 
 /// A P-256 key generated for these tests only (the public half is in `jwks`).
 const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
@@ -119,26 +116,10 @@ async fn stagedoor(base: &str) -> Router {
          auth:\n  tokens:\n    - token: {STATIC_CALLER}\n      subject: ci-bot\n  oauth:\n    enabled: true\n\
          audit:\n  enabled: false\n"
     );
-    let env: BTreeMap<String, String> = BTreeMap::new();
-    let mut merged = config::load::env_layer(&env).unwrap().value;
-    config::load::merge(
-        &mut merged,
-        config::load::parse_yaml("t.yaml", &yaml, &env)
-            .unwrap()
-            .value,
-    );
-    let raw = config::load::to_raw("t.yaml", merged).unwrap();
-    let settings = config::Settings::from_raw(raw, "t.yaml").unwrap();
-    let portal =
-        Arc::new(Portal::new(settings.backstage.as_ref().unwrap(), &settings.cache).unwrap());
-    let registry = stagedoor::cli::registry(&settings, &portal);
+    let settings = support::settings(&yaml, &BTreeMap::new());
+    let (portal, registry) = support::parts(&settings);
     registry.bridge().unwrap().refresh().await;
-    app(
-        Handler::with_registry(portal.clone(), registry),
-        AppState::new(portal, &settings),
-        &settings.server,
-        CancellationToken::new(),
-    )
+    support::router(&settings, portal, registry)
 }
 
 /// Sends one JSON-RPC request as `bearer` and returns its `result`.

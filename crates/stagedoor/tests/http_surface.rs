@@ -15,6 +15,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+mod support;
+
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
 
 /// A dead port: nothing listens, so readiness must fail fast.
@@ -231,24 +233,9 @@ fn router_from_yaml(yaml: &str) -> axum::Router {
         ("REQUEST_TIMEOUT_MS".to_string(), "500".to_string()),
     ]
     .into();
-    let mut merged = config::load::env_layer(&env).unwrap().value;
-    config::load::merge(
-        &mut merged,
-        config::load::parse_yaml("t.yaml", yaml, &env)
-            .unwrap()
-            .value,
-    );
-    let raw = config::load::to_raw("t.yaml", merged).unwrap();
-    let settings = config::Settings::from_raw(raw, "t.yaml").unwrap();
-    let portal =
-        Arc::new(Portal::new(settings.backstage.as_ref().unwrap(), &settings.cache).unwrap());
-    let registry = stagedoor::cli::registry(&settings, &portal);
-    app(
-        Handler::with_registry(portal.clone(), registry),
-        AppState::new(portal, &settings),
-        &settings.server,
-        CancellationToken::new(),
-    )
+    let settings = support::settings(yaml, &env);
+    let (portal, registry) = support::parts(&settings);
+    support::router(&settings, portal, registry)
 }
 
 async fn tool_names(r: &axum::Router, path: &str) -> (StatusCode, Vec<String>) {
